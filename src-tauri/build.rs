@@ -1,0 +1,7 @@
+fn main() {
+    // Declaring the app's commands generates one `allow-<command>` permission each, so the
+    // capability file can grant exactly these and nothing else.
+    let manifest = tauri_build::AppManifest::new().commands(&["app_info"]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri build script failed: check tauri.conf.json and capabilities/");
+}

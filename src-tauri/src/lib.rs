@@ -1,0 +1,62 @@
+//! The desktop shell: the window, its commands and events. Logic belongs in the library crates,
+//! where it can be tested without a window; commands here are one-line adapters over them.
+
+mod commands;
+
+use tauri::{Builder, Runtime};
+
+/// Starts the app and blocks until its last window closes.
+pub fn run() -> Result<(), tauri::Error> {
+    with_commands(Builder::default()).run(tauri::generate_context!())
+}
+
+/// Everything the app registers on a builder, shared by `run` and the mock-runtime tests.
+fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![commands::app_info])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
+    use tauri::webview::InvokeRequest;
+
+    /// The origin the bundled UI is served from: a custom scheme everywhere but Windows.
+    fn local_origin() -> &'static str {
+        if cfg!(windows) {
+            "http://tauri.localhost"
+        } else {
+            "tauri://localhost"
+        }
+    }
+
+    #[test]
+    fn app_info_reaches_the_window_through_ipc() {
+        // The generated context carries the real capability, so this also proves it grants the
+        // command to the main window.
+        let app = with_commands(mock_builder())
+            .build(tauri::generate_context!())
+            .expect("mock app builds");
+        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("mock window builds");
+
+        let response = get_ipc_response(
+            &window,
+            InvokeRequest {
+                cmd: "app_info".into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: local_origin().parse().expect("static url"),
+                body: tauri::ipc::InvokeBody::default(),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .expect("app_info answers");
+
+        let info: serde_json::Value = response.deserialize().expect("json body");
+        assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+        assert!(info["name"].as_str().is_some_and(|n| !n.is_empty()));
+    }
+}
