@@ -1,0 +1,202 @@
+//! The public functions of the project's `convex/` directory, reimplemented over SQLite with the
+//! same paths, arguments, results and errors. The owner of anything read is always the verified
+//! identity's `subject`, never an argument.
+
+use crate::store::CxUserFields;
+use crate::{State, unix_now_ms};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Query,
+    Mutation,
+    Action,
+}
+
+/// A function's failure as the HTTP API reports it.
+#[derive(Debug)]
+pub struct FunctionError {
+    pub message: String,
+    /// Present for `ConvexError`s only.
+    pub data: Option<Value>,
+}
+
+impl FunctionError {
+    fn plain(message: impl Into<String>) -> FunctionError {
+        FunctionError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// A `ConvexError` with `{code, message}` data, which clients can switch on.
+    fn convex(code: &str, message: &str) -> FunctionError {
+        FunctionError {
+            message: message.into(),
+            data: Some(json!({ "code": code, "message": message })),
+        }
+    }
+}
+
+type Handler = fn(&State, Option<&Value>, &Map<String, Value>) -> Result<Value, FunctionError>;
+
+/// Public functions by path. Internal ones (the webhook's upsert and delete) are not listed,
+/// so calling them over the API fails as it does on Convex.
+const FUNCTIONS: &[(&str, Kind, Handler)] = &[
+    ("users:current", Kind::Query, users_current),
+    ("users:store", Kind::Mutation, users_store),
+    ("files:list", Kind::Query, files_list),
+];
+
+/// Most rows one page may ask for.
+pub const MAX_PAGE: u64 = 1000;
+
+pub fn run(
+    state: &State,
+    kind: Option<Kind>,
+    path: &str,
+    identity: Option<&Value>,
+    args: &Value,
+) -> Result<Value, FunctionError> {
+    let path = path
+        .strip_suffix(".js")
+        .unwrap_or(path)
+        .replace(".js:", ":");
+    let found = FUNCTIONS
+        .iter()
+        .find(|(name, k, _)| *name == path && kind.is_none_or(|wanted| wanted == *k));
+    let Some((_, _, handler)) = found else {
+        return Err(FunctionError::plain(format!(
+            "Could not find public function for '{path}'. Did you forget to run `npx convex dev` or `npx convex deploy`?"
+        )));
+    };
+    let Value::Object(args) = args else {
+        return Err(FunctionError::plain(
+            "ArgumentValidationError: args must be an object",
+        ));
+    };
+    handler(state, identity, args)
+}
+
+/// Convex's validator rejects fields it does not declare.
+fn only_fields(args: &Map<String, Value>, allowed: &[&str]) -> Result<(), FunctionError> {
+    match args.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(FunctionError::plain(format!(
+            "ArgumentValidationError: Object contains extra field `{extra}` that is not in the validator."
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn subject(identity: Option<&Value>) -> Result<&str, FunctionError> {
+    identity
+        .and_then(|i| i["subject"].as_str())
+        .ok_or_else(|| FunctionError::convex("UNAUTHENTICATED", "Sign in to continue."))
+}
+
+fn internal(e: impl std::fmt::Display) -> FunctionError {
+    FunctionError::plain(format!("Server Error: {e}"))
+}
+
+/// The caller's user document, or `null` before the webhook or `users:store` created it.
+fn users_current(
+    state: &State,
+    identity: Option<&Value>,
+    args: &Map<String, Value>,
+) -> Result<Value, FunctionError> {
+    only_fields(args, &[])?;
+    let subject = subject(identity)?;
+    Ok(state
+        .store
+        .cx_user(subject)
+        .map_err(internal)?
+        .unwrap_or(Value::Null))
+}
+
+/// Creates or refreshes the caller's user document from the identity; returns its `_id`.
+fn users_store(
+    state: &State,
+    identity: Option<&Value>,
+    args: &Map<String, Value>,
+) -> Result<Value, FunctionError> {
+    only_fields(args, &[])?;
+    let subject = subject(identity)?;
+    let identity = identity.unwrap_or(&Value::Null);
+    let text = |key: &str| identity[key].as_str().map(str::to_string);
+    let fields = CxUserFields {
+        email: text("email").unwrap_or_default(),
+        first_name: text("givenName"),
+        last_name: text("familyName"),
+        picture_url: text("pictureUrl"),
+        phone: text("phoneNumber"),
+    };
+    let id = state
+        .store
+        .cx_upsert_user(subject, &fields, unix_now_ms())
+        .map_err(internal)?;
+    Ok(Value::String(id))
+}
+
+fn encode_cursor(doc: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(json!([doc["_creationTime"], doc["_id"]]).to_string())
+}
+
+fn decode_cursor(cursor: &str) -> Option<(f64, String)> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    Some((value[0].as_f64()?, value[1].as_str()?.to_string()))
+}
+
+/// The caller's files, newest first, one page at a time: `{page, isDone, continueCursor}`.
+fn files_list(
+    state: &State,
+    identity: Option<&Value>,
+    args: &Map<String, Value>,
+) -> Result<Value, FunctionError> {
+    only_fields(args, &["paginationOpts"])?;
+    let owner = subject(identity)?;
+    let options = args
+        .get("paginationOpts")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            FunctionError::plain(
+                "ArgumentValidationError: Object is missing the required field `paginationOpts`.",
+            )
+        })?;
+    let count = options
+        .get("numItems")
+        .and_then(Value::as_f64)
+        .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= MAX_PAGE as f64)
+        .ok_or_else(|| {
+            FunctionError::plain(format!(
+                "paginationOpts.numItems must be a whole number from 1 to {MAX_PAGE}"
+            ))
+        })? as usize;
+    let after = match options.get("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(
+            decode_cursor(c)
+                .ok_or_else(|| FunctionError::plain("InvalidCursor: the cursor is not valid"))?,
+        ),
+        Some(_) => {
+            return Err(FunctionError::plain(
+                "ArgumentValidationError: cursor must be a string or null",
+            ));
+        }
+    };
+    let mut page = state
+        .store
+        .cx_files_page(owner, after.clone(), count + 1)
+        .map_err(internal)?;
+    let is_done = page.len() <= count;
+    page.truncate(count);
+    let continue_cursor = match page.last() {
+        Some(last) => encode_cursor(last),
+        None => after.map_or_else(String::new, |(t, id)| {
+            URL_SAFE_NO_PAD.encode(json!([t, id]).to_string())
+        }),
+    };
+    Ok(json!({ "page": page, "isDone": is_done, "continueCursor": continue_cursor }))
+}

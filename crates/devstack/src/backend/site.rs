@@ -1,0 +1,135 @@
+//! `POST /kinde` on the site origin: Kinde's webhooks, verified the way they must be. The body
+//! is an RS256 JWT signed with the tenant's keys; it has no `iss` or `exp`, so requiring either
+//! would reject every real webhook. Replays outside a window on `timestamp` are refused, and a
+//! repeated `event_id` is acknowledged without being applied twice.
+
+use super::failure;
+use crate::store::CxUserFields;
+use crate::{State, unix_now_ms};
+use axum::body::Bytes;
+use axum::extract::State as Shared;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// How far an event's `timestamp` may be from now.
+pub const REPLAY_WINDOW_SECONDS: i64 = 5 * 60;
+
+pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let bad = |message: &str| failure(StatusCode::BAD_REQUEST, "BadWebhook", message);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jwt"))
+    {
+        return bad("Content-Type must be application/jwt");
+    }
+    let Ok(token) = std::str::from_utf8(&body) else {
+        return bad("the body is not text");
+    };
+    let token = token.trim();
+    let event = match verify(&state, token).await {
+        Ok(event) => event,
+        Err(message) => return bad(&message),
+    };
+
+    let Some(event_id) = event["event_id"].as_str() else {
+        return bad("the event has no event_id");
+    };
+    let Some(kind) = event["type"].as_str() else {
+        return bad("the event has no type");
+    };
+    let timestamp = event["timestamp"]
+        .as_str()
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    let Some(timestamp) = timestamp else {
+        return bad("the event has no valid timestamp");
+    };
+    let age = (OffsetDateTime::now_utc() - timestamp)
+        .whole_seconds()
+        .abs();
+    if age > REPLAY_WINDOW_SECONDS {
+        return bad("the event's timestamp is outside the replay window");
+    }
+    match state.store.cx_first_delivery(event_id, unix_now_ms()) {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::OK.into_response(),
+        Err(e) => {
+            return failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "StoreFailed",
+                &e.to_string(),
+            );
+        }
+    }
+    let applied = match kind {
+        "user.created" | "user.updated" => upsert(&state, &event["data"]["user"]),
+        "user.deleted" => match event["data"]["user"]["id"].as_str() {
+            Some(id) => state
+                .store
+                .cx_delete_user(id)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => Err("user.deleted without data.user.id".to_string()),
+        },
+        _ => Ok(()),
+    };
+    match applied {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(message) => bad(&message),
+    }
+}
+
+async fn verify(state: &State, token: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("not a JWT: {e}"))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(format!(
+            "algorithm {:?} is not accepted; Kinde signs with RS256",
+            header.alg
+        ));
+    }
+    let kid = header.kid.ok_or("the JWT has no kid")?;
+    let jwks_url = format!("{}/.well-known/jwks.json", state.issuer);
+    let key = state
+        .verifier
+        .key_from(&state.http, &jwks_url, &kid)
+        .await?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| format!("signature verification failed: {e}"))
+}
+
+fn upsert(state: &State, user: &Value) -> Result<(), String> {
+    let id = user["id"].as_str().ok_or("the event has no data.user.id")?;
+    let text = |key: &str| {
+        user[key]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let fields = CxUserFields {
+        // Phone-only users arrive with an empty email.
+        email: user["email"].as_str().unwrap_or_default().to_string(),
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        picture_url: text("image_url"),
+        phone: text("phone"),
+    };
+    state
+        .store
+        .cx_upsert_user(id, &fields, unix_now_ms())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,518 @@
+//! The authorization endpoint and the pages a person sees in the browser.
+//!
+//! Order of checks follows RFC 6749 §4.1.2.1: an unknown client or a redirect URI that is not
+//! registered gets an error page (redirecting would make the provider an open redirector);
+//! every later problem goes back to the redirect URI as `error`, `error_description`, `state`.
+
+use crate::store::{CodeGrant, Grant, StoreError, User};
+use crate::{State, lock, pages, random, unix_now};
+use axum::extract::{Form, Query, State as Shared};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use std::sync::Arc;
+use url::Url;
+
+const SESSION_COOKIE: &str = "kinvex_idp_session";
+/// How long a person has to finish the sign-in page.
+const PENDING_SECONDS: i64 = 15 * 60;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeQuery {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    audience: Option<String>,
+    login_hint: Option<String>,
+    org_code: Option<String>,
+}
+
+/// A validated authorization request waiting for the person to sign in.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    challenge: String,
+    audience: Vec<String>,
+    org_code: Option<String>,
+    login_hint: String,
+    expires_at: i64,
+}
+
+fn found(location: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location.to_string()),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+    )
+        .into_response()
+}
+
+/// Sends an error back to the client's redirect URI.
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut url = match Url::parse(redirect_uri) {
+        Ok(url) => url,
+        Err(_) => return pages::error(StatusCode::BAD_REQUEST, "Invalid redirect", redirect_uri),
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs
+            .append_pair("error", error)
+            .append_pair("error_description", description);
+        if let Some(state) = state {
+            pairs.append_pair("state", state);
+        }
+    }
+    found(url.as_str())
+}
+
+/// Exact match against the allow-list, or (when enabled) the same loopback URI on another port.
+fn redirect_allowed(state: &State, candidate: &str) -> bool {
+    if state
+        .config
+        .redirect_uris
+        .iter()
+        .any(|allowed| allowed == candidate)
+    {
+        return true;
+    }
+    if !state.config.any_loopback_port {
+        return false;
+    }
+    let Ok(candidate) = Url::parse(candidate) else {
+        return false;
+    };
+    let loopback = matches!(candidate.host_str(), Some("127.0.0.1" | "[::1]"));
+    loopback
+        && candidate.scheme() == "http"
+        && state
+            .config
+            .redirect_uris
+            .iter()
+            .filter_map(|a| Url::parse(a).ok())
+            .any(|allowed| {
+                allowed.scheme() == "http"
+                    && allowed.host_str() == candidate.host_str()
+                    && allowed.path() == candidate.path()
+                    && candidate.query().is_none()
+                    && candidate.fragment().is_none()
+            })
+}
+
+fn is_pkce_challenge(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub async fn authorize(
+    Shared(state): Shared<Arc<State>>,
+    jar: CookieJar,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    if query.client_id.as_deref() != Some(state.config.client_id.as_str()) {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Unknown application",
+            "The application that sent you here is not registered with this identity provider.",
+        );
+    }
+    let Some(redirect_uri) = query
+        .redirect_uri
+        .clone()
+        .filter(|r| redirect_allowed(&state, r))
+    else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Redirect URL not allowed",
+            "The application asked to return to a URL that is not in its list of allowed callback URLs.",
+        );
+    };
+    let client_state = query.state.as_deref();
+    let fail = |error: &str, description: &str| {
+        redirect_error(&redirect_uri, client_state, error, description)
+    };
+
+    if query.response_type.as_deref() != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "Only response_type=code is supported",
+        );
+    }
+    let Some(challenge) = query.code_challenge.clone() else {
+        return fail(
+            "invalid_request",
+            "code_challenge is required: public clients must use PKCE",
+        );
+    };
+    if query.code_challenge_method.as_deref() != Some("S256") {
+        return fail("invalid_request", "code_challenge_method must be S256");
+    }
+    if !is_pkce_challenge(&challenge) {
+        return fail(
+            "invalid_request",
+            "code_challenge must be 43 base64url characters",
+        );
+    }
+    let scope = query.scope.clone().unwrap_or_default();
+    if !scope.split_whitespace().any(|s| s == "openid") {
+        return fail("invalid_scope", "The openid scope is required");
+    }
+    let prompt = query.prompt.as_deref().unwrap_or("");
+    if !matches!(prompt, "" | "login" | "create" | "none" | "consent") {
+        return fail("invalid_request", "prompt must be login, create or none");
+    }
+    // Kinde leaves out audiences the application is not authorised for rather than failing.
+    let audience = query
+        .audience
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|a| state.config.audiences.iter().any(|known| known == a))
+        .map(str::to_string)
+        .collect();
+
+    let pending = Pending {
+        client_id: state.config.client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        scope,
+        state: query.state.clone(),
+        nonce: query.nonce.clone(),
+        challenge,
+        audience,
+        org_code: query.org_code.clone(),
+        login_hint: query.login_hint.clone().unwrap_or_default(),
+        expires_at: unix_now() + PENDING_SECONDS,
+    };
+
+    let session = current_session(&state, &jar);
+    match (prompt, session) {
+        ("none", Some((user, auth_time))) | ("" | "consent", Some((user, auth_time))) => {
+            complete(&state, &pending, &user, auth_time)
+        }
+        ("none", None) => fail("login_required", "The user is not signed in"),
+        _ => {
+            let id = random::secret();
+            let page = if prompt == "create" {
+                pages::register(&id, email_hint(&pending.login_hint), None)
+            } else {
+                pages::sign_in(&id, email_hint(&pending.login_hint), None)
+            };
+            let mut pending_requests = lock(&state.pending);
+            let now = unix_now();
+            pending_requests.retain(|_, p| p.expires_at > now);
+            pending_requests.insert(id, pending);
+            page
+        }
+    }
+}
+
+/// Kinde's `login_hint` may name a phone or username; only an email prefills the form.
+fn email_hint(hint: &str) -> &str {
+    if hint.contains('@') && !hint.contains(':') {
+        hint
+    } else {
+        ""
+    }
+}
+
+fn current_session(state: &State, jar: &CookieJar) -> Option<(User, i64)> {
+    let cookie = jar.get(SESSION_COOKIE)?;
+    let (user_id, auth_time) = state.store.session(&random::hash(cookie.value())).ok()??;
+    let user = state.store.user(&user_id).ok()??;
+    Some((user, auth_time))
+}
+
+/// Issues a code bound to the request and sends the browser back to the client.
+fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Response {
+    let code = random::secret();
+    let grant = CodeGrant {
+        grant: Grant {
+            user_id: user.id.clone(),
+            client_id: pending.client_id.clone(),
+            scope: pending.scope.clone(),
+            audience: pending.audience.clone(),
+            org_code: pending.org_code.clone().or_else(|| user.org_code.clone()),
+            auth_time,
+        },
+        redirect_uri: pending.redirect_uri.clone(),
+        challenge: pending.challenge.clone(),
+        nonce: pending.nonce.clone(),
+        expires_at: unix_now() + state.lifetimes().code.as_secs() as i64,
+    };
+    if let Err(e) = state.store.insert_code(&random::hash(&code), &grant) {
+        return redirect_error(
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            "server_error",
+            &e.to_string(),
+        );
+    }
+    let Ok(mut url) = Url::parse(&pending.redirect_uri) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Invalid redirect",
+            &pending.redirect_uri,
+        );
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("code", &code);
+        if let Some(client_state) = &pending.state {
+            pairs.append_pair("state", client_state);
+        }
+    }
+    found(url.as_str())
+}
+
+fn expired_request() -> Response {
+    pages::error(
+        StatusCode::BAD_REQUEST,
+        "Sign-in request expired",
+        "This sign-in request is no longer valid. Return to the app and start again.",
+    )
+}
+
+fn pending(state: &State, id: &str) -> Option<Pending> {
+    lock(&state.pending)
+        .get(id)
+        .filter(|p| p.expires_at > unix_now())
+        .cloned()
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    request: String,
+}
+
+pub async fn sign_in_page(
+    Shared(state): Shared<Arc<State>>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match pending(&state, &q.request) {
+        Some(p) => pages::sign_in(&q.request, email_hint(&p.login_hint), None),
+        None => expired_request(),
+    }
+}
+
+pub async fn register_page(
+    Shared(state): Shared<Arc<State>>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match pending(&state, &q.request) {
+        Some(p) => pages::register(&q.request, email_hint(&p.login_hint), None),
+        None => expired_request(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    request: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// Ends a pending request because the person cancelled: `error=access_denied`.
+fn cancelled(state: &State, id: &str) -> Response {
+    match lock(&state.pending).remove(id) {
+        Some(p) => redirect_error(
+            &p.redirect_uri,
+            p.state.as_deref(),
+            "access_denied",
+            "The user cancelled the sign-in",
+        ),
+        None => expired_request(),
+    }
+}
+
+/// Starts a browser session for `user`, finishes the request and sets the session cookie.
+fn signed_in(state: &State, jar: CookieJar, id: &str, user: &User) -> Response {
+    let Some(pending) = lock(&state.pending).remove(id) else {
+        return expired_request();
+    };
+    let secret = random::secret();
+    let auth_time = unix_now();
+    if let Err(e) = state
+        .store
+        .insert_session(&random::hash(&secret), &user.id, auth_time)
+    {
+        return pages::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sign-in failed",
+            &e.to_string(),
+        );
+    }
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/");
+    (jar.add(cookie), complete(state, &pending, user, auth_time)).into_response()
+}
+
+pub async fn sign_in(
+    Shared(state): Shared<Arc<State>>,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if pending(&state, &form.request).is_none() {
+        return expired_request();
+    }
+    if form.action == "cancel" {
+        return cancelled(&state, &form.request);
+    }
+    let user = match state.store.credentials(form.email.trim()) {
+        Ok(Some((user, salt, hash))) if random::password_hash(&salt, &form.password) == hash => {
+            user
+        }
+        Ok(_) => {
+            return pages::sign_in(
+                &form.request,
+                &form.email,
+                Some("Email or password is incorrect."),
+            );
+        }
+        Err(e) => {
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in failed",
+                &e.to_string(),
+            );
+        }
+    };
+    signed_in(&state, jar, &form.request, &user)
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    request: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn register(
+    Shared(state): Shared<Arc<State>>,
+    jar: CookieJar,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    if pending(&state, &form.request).is_none() {
+        return expired_request();
+    }
+    if form.action == "cancel" {
+        return cancelled(&state, &form.request);
+    }
+    let email = form.email.trim();
+    let problem = if !email.contains('@') || email.len() < 3 {
+        Some("Enter a valid email address.")
+    } else if form.password.chars().count() < 8 {
+        Some("Choose a password of at least 8 characters.")
+    } else if form.given_name.trim().is_empty() {
+        Some("Enter your first name.")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return pages::register(&form.request, email, Some(problem));
+    }
+    let now = unix_now();
+    let user = User {
+        id: random::kinde_user_id(),
+        email: email.to_string(),
+        given_name: form.given_name.trim().to_string(),
+        family_name: form.family_name.trim().to_string(),
+        phone: None,
+        picture: None,
+        org_code: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let salt = random::salt();
+    match state
+        .store
+        .create_user(&user, &salt, &random::password_hash(&salt, &form.password))
+    {
+        Ok(()) => {}
+        Err(StoreError::EmailTaken) => {
+            return pages::register(
+                &form.request,
+                email,
+                Some("An account with this email already exists. Sign in instead."),
+            );
+        }
+        Err(e) => {
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Registration failed",
+                &e.to_string(),
+            );
+        }
+    }
+    state
+        .outbox
+        .user_event(&state, "user.created", &user, "user");
+    signed_in(&state, jar, &form.request, &user)
+}
+
+#[derive(Deserialize)]
+pub struct LogoutQuery {
+    redirect: Option<String>,
+}
+
+/// Ends the browser session. A redirect must be allow-listed, as Kinde requires.
+pub async fn logout(
+    Shared(state): Shared<Arc<State>>,
+    jar: CookieJar,
+    Query(q): Query<LogoutQuery>,
+) -> Response {
+    if let Some(redirect) = &q.redirect
+        && !state
+            .config
+            .logout_redirects
+            .iter()
+            .any(|allowed| allowed == redirect)
+    {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Logout redirect not allowed",
+            "The application asked to return to a URL that is not in its list of allowed logout redirect URLs.",
+        );
+    }
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let _ = state.store.end_session(&random::hash(cookie.value()));
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    match q.redirect {
+        Some(redirect) => (jar, found(&redirect)).into_response(),
+        None => (jar, pages::signed_out()).into_response(),
+    }
+}

@@ -1,0 +1,381 @@
+//! The local stack: a Kinde-compatible identity provider and a Convex-compatible backend on
+//! loopback. It is the app's default for development and the ground every test stands on, so it
+//! reproduces the real services' wire formats and checks wherever a client could tell.
+//!
+//! [`start`] binds three origins, like the real services: the provider (issuer), the backend's
+//! API (`CONVEX_URL`) and the backend's HTTP actions (`CONVEX_SITE_URL`).
+
+pub mod backend;
+pub mod idp;
+pub mod keys;
+mod pages;
+pub mod random;
+mod seed;
+pub mod store;
+pub mod user_agent;
+pub mod webhooks;
+
+use keys::KeySet;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The redirect URI a desktop app registers with Kinde by default (Kinde's own Electron guide
+/// pins this port so one URL can be allow-listed).
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:53180/callback";
+pub const DEFAULT_CLIENT_ID: &str = "kinvex_local_desktop";
+/// The API audience of the access-token setup (`applicationID: "convex"`).
+pub const CONVEX_AUDIENCE: &str = "convex";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "cannot listen on 127.0.0.1:{port} for the {service}: {source}. Choose another port or 0 for any free one"
+    )]
+    Bind {
+        service: &'static str,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// Token lifetimes. Kinde's defaults; tests shorten them to seconds.
+#[derive(Clone, Debug)]
+pub struct Lifetimes {
+    pub access: Duration,
+    pub id: Duration,
+    pub refresh: Duration,
+    pub code: Duration,
+    /// How long a rotated refresh token keeps working, so a lost response can be retried.
+    pub rotation_overlap: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            access: Duration::from_secs(24 * 3600),
+            id: Duration::from_secs(3600),
+            refresh: Duration::from_secs(15 * 24 * 3600),
+            code: Duration::from_secs(60),
+            rotation_overlap: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where keys and the database live; `None` runs ephemeral (memory only).
+    pub data_dir: Option<PathBuf>,
+    pub idp_port: u16,
+    pub api_port: u16,
+    pub site_port: u16,
+    pub client_id: String,
+    /// Allowed callback URLs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// RFC 8252 §7.3: accept a registered loopback redirect on any port.
+    pub any_loopback_port: bool,
+    pub logout_redirects: Vec<String>,
+    /// API audiences the client is authorised for.
+    pub audiences: Vec<String>,
+    pub lifetimes: Lifetimes,
+    /// Seed the demo accounts and their files into an empty store.
+    pub seed_demo: bool,
+    /// Extra files for the demo user, for measuring long lists.
+    pub extra_demo_files: usize,
+    /// Delays between webhook delivery attempts (the first attempt is immediate).
+    pub webhook_retries: Vec<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            idp_port: 0,
+            api_port: 0,
+            site_port: 0,
+            client_id: DEFAULT_CLIENT_ID.into(),
+            redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
+            any_loopback_port: false,
+            logout_redirects: Vec::new(),
+            audiences: vec![CONVEX_AUDIENCE.into()],
+            lifetimes: Lifetimes::default(),
+            seed_demo: true,
+            extra_demo_files: 0,
+            // Kinde retries after 5 s, 30 s, 2 min, 10 min, 1 h, ...; a local stack gives up sooner.
+            webhook_retries: [5, 30, 120, 600].map(Duration::from_secs).to_vec(),
+        }
+    }
+}
+
+/// Failures injected for tests, per service.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct Fault {
+    /// Added before every response.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Answer every request with this status instead of serving it.
+    #[serde(default)]
+    pub status: Option<u16>,
+}
+
+#[derive(Default)]
+pub struct Faults {
+    pub idp: Fault,
+    pub backend: Fault,
+}
+
+/// Counters tests read to prove how many requests a client made.
+#[derive(Default)]
+pub struct Stats {
+    pub code_exchanges: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub backend_calls: AtomicU64,
+    pub webhook_deliveries: AtomicU64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code_exchanges": self.code_exchanges.load(Ordering::SeqCst),
+            "refreshes": self.refreshes.load(Ordering::SeqCst),
+            "backend_calls": self.backend_calls.load(Ordering::SeqCst),
+            "webhook_deliveries": self.webhook_deliveries.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// A seeded account a person (or a test) can sign in with.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub email: String,
+    pub password: String,
+    pub user_id: String,
+}
+
+/// Everything the handlers of both services share.
+pub struct State {
+    pub config: Config,
+    pub issuer: String,
+    pub api_url: String,
+    pub site_url: String,
+    pub store: Store,
+    pub keys: RwLock<KeySet>,
+    pub lifetimes: Mutex<Lifetimes>,
+    pub faults: Mutex<Faults>,
+    pub stats: Stats,
+    pub pending: Mutex<HashMap<String, idp::authorize::Pending>>,
+    pub outbox: webhooks::Outbox,
+    /// For discovery, JWKS and webhook delivery: no redirects, bounded time.
+    pub http: reqwest::Client,
+    pub verifier: backend::auth::Verifier,
+}
+
+impl State {
+    pub fn lifetimes(&self) -> Lifetimes {
+        lock(&self.lifetimes).clone()
+    }
+
+    pub fn fault(&self, pick: impl Fn(&Faults) -> Fault) -> Fault {
+        pick(&lock(&self.faults))
+    }
+
+    pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, KeySet> {
+        self.keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch, as Convex's `_creationTime`.
+pub fn unix_now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// The running stack. Dropping it without [`Running::stop`] stops the servers too.
+pub struct Running {
+    pub state: Arc<State>,
+    /// The seeded accounts; the first is the demo user.
+    pub accounts: Vec<Account>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.state.api_url
+    }
+
+    pub fn site_url(&self) -> &str {
+        &self.state.site_url
+    }
+
+    /// The settings an app or script needs, as `KEY=value` lines.
+    pub fn env_file(&self, access_token_setup: bool) -> String {
+        let state = &self.state;
+        let mut lines = vec![
+            format!("KINDE_ISSUER_URL={}", state.issuer),
+            format!("KINDE_CLIENT_ID={}", state.config.client_id),
+        ];
+        if access_token_setup {
+            lines.push(format!("KINDE_AUDIENCE={CONVEX_AUDIENCE}"));
+        }
+        let redirect = state
+            .config
+            .redirect_uris
+            .first()
+            .map_or(DEFAULT_REDIRECT_URI, |s| s);
+        lines.push(format!("KINDE_REDIRECT_URL={redirect}"));
+        lines.push(format!("CONVEX_URL={}", state.api_url));
+        lines.push(format!("CONVEX_SITE_URL={}", state.site_url));
+        lines.join("\n") + "\n"
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits for the servers.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+async fn bind(service: &'static str, port: u16) -> Result<TcpListener, StartError> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|source| StartError::Bind {
+            service,
+            port,
+            source,
+        })
+}
+
+/// Starts both services on loopback and returns once they accept connections.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    if let Some(dir) = &config.data_dir {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let idp = bind("identity provider", config.idp_port).await?;
+    let api = bind("backend API", config.api_port).await?;
+    let site = bind("backend HTTP actions", config.site_port).await?;
+    let url = |l: &TcpListener| {
+        l.local_addr()
+            .map(|a| format!("http://127.0.0.1:{}", a.port()))
+    };
+    let io = |source, service| StartError::Bind {
+        service,
+        port: 0,
+        source,
+    };
+    let issuer = url(&idp).map_err(|e| io(e, "identity provider"))?;
+    let api_url = url(&api).map_err(|e| io(e, "backend API"))?;
+    let site_url = url(&site).map_err(|e| io(e, "backend HTTP actions"))?;
+
+    let keys = KeySet::open(config.data_dir.as_deref())?;
+    let store = Store::open(
+        config
+            .data_dir
+            .as_ref()
+            .map(|d| d.join("devstack.sqlite3"))
+            .as_deref(),
+    )?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a plain HTTP client always builds");
+    let (outbox, deliveries) = webhooks::Outbox::new();
+    let state = Arc::new(State {
+        lifetimes: Mutex::new(config.lifetimes.clone()),
+        verifier: backend::auth::Verifier::new(backend::auth::providers(
+            &issuer,
+            &config.client_id,
+        )),
+        config,
+        issuer,
+        api_url,
+        site_url,
+        store,
+        keys: RwLock::new(keys),
+        faults: Mutex::new(Faults::default()),
+        stats: Stats::default(),
+        pending: Mutex::new(HashMap::new()),
+        outbox,
+        http,
+    });
+    let accounts = seed::run(&state)?;
+
+    let (shutdown, stopped) = watch::channel(false);
+    let serve = |listener: TcpListener, router: axum::Router| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let signal = async move {
+                let _ = stopped.wait_for(|&s| s).await;
+            };
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(signal)
+                .await;
+        })
+    };
+    let tasks = vec![
+        serve(idp, idp::router(state.clone())),
+        serve(api, backend::api_router(state.clone())),
+        serve(site, backend::site_router(state.clone())),
+        tokio::spawn(webhooks::deliver(
+            state.clone(),
+            deliveries,
+            stopped.clone(),
+        )),
+    ];
+    Ok(Running {
+        state,
+        accounts,
+        shutdown,
+        tasks,
+    })
+}

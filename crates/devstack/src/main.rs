@@ -1,0 +1,165 @@
+//! `devstack`: runs the local identity provider and backend on loopback until SIGINT or SIGTERM.
+
+use kinvex_devstack::{Config, start};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: devstack [options]
+
+Runs a Kinde-compatible identity provider and a Convex-compatible backend on 127.0.0.1.
+
+options:
+  --data-dir DIR          keep keys and data here (default: .devstack)
+  --ephemeral             keep everything in memory; nothing is written
+  --idp-port N            identity provider port (default 3290; 0 = any free port)
+  --api-port N            backend API port (default 3210)
+  --site-port N           backend HTTP actions port (default 3211)
+  --env-file PATH         once ready, write the KINDE_*/CONVEX_* settings to PATH
+  --access-token-setup    the app sends the access token (audience `convex`) instead of the ID token
+  --redirect-uri URL      allow this callback URL (repeatable; default http://127.0.0.1:53180/callback)
+  --any-loopback-port     accept allowed loopback callbacks on any port (RFC 8252)
+  --logout-redirect URL   allow this logout redirect (repeatable)
+  --demo-files N          give the demo user N extra files
+";
+
+struct Options {
+    config: Config,
+    env_file: Option<PathBuf>,
+    access_token_setup: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut config = Config {
+        data_dir: Some(PathBuf::from(".devstack")),
+        idp_port: 3290,
+        api_port: 3210,
+        site_port: 3211,
+        ..Config::default()
+    };
+    let mut options = Options {
+        config: Config::default(),
+        env_file: None,
+        access_token_setup: false,
+    };
+    let mut redirects = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let port = |text: String, name: &str| {
+            text.parse::<u16>()
+                .map_err(|_| format!("{name}: `{text}` is not a port number (0-65535)"))
+        };
+        match arg.as_str() {
+            "--data-dir" => config.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--ephemeral" => config.data_dir = None,
+            "--idp-port" => config.idp_port = port(value("--idp-port")?, "--idp-port")?,
+            "--api-port" => config.api_port = port(value("--api-port")?, "--api-port")?,
+            "--site-port" => config.site_port = port(value("--site-port")?, "--site-port")?,
+            "--env-file" => options.env_file = Some(PathBuf::from(value("--env-file")?)),
+            "--access-token-setup" => options.access_token_setup = true,
+            "--redirect-uri" => redirects.push(value("--redirect-uri")?),
+            "--any-loopback-port" => config.any_loopback_port = true,
+            "--logout-redirect" => config.logout_redirects.push(value("--logout-redirect")?),
+            "--demo-files" => {
+                let text = value("--demo-files")?;
+                config.extra_demo_files = text
+                    .parse()
+                    .map_err(|_| format!("--demo-files: `{text}` is not a count"))?;
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    if !redirects.is_empty() {
+        config.redirect_uris = redirects;
+    }
+    options.config = config;
+    Ok(options)
+}
+
+fn write_env_file(path: &PathBuf, contents: &str) -> std::io::Result<()> {
+    // Written whole and renamed into place, so a reader that sees the file sees all of it.
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, contents)?;
+    std::fs::rename(&temporary, path)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return if args.iter().any(|a| a == "-h" || a == "--help") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("devstack: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match start(options.config).await {
+            Ok(running) => running,
+            Err(e) => {
+                eprintln!("devstack: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("identity provider  {}", running.issuer());
+        println!("backend API        {}", running.api_url());
+        println!("backend site       {}", running.site_url());
+        if let Some(demo) = running.accounts.first() {
+            println!("demo sign-in       {} / {}", demo.email, demo.password);
+        }
+        if let Some(path) = &options.env_file {
+            if let Err(e) = write_env_file(path, &running.env_file(options.access_token_setup)) {
+                eprintln!("devstack: cannot write {}: {e}", path.display());
+                running.stop().await;
+                return ExitCode::FAILURE;
+            }
+            println!("settings written   {}", path.display());
+        }
+        println!("ready; stop with Ctrl+C");
+        shutdown_signal().await;
+        running.stop().await;
+        println!("stopped");
+        ExitCode::SUCCESS
+    })
+}

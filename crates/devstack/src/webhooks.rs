@@ -1,0 +1,127 @@
+//! Webhooks as Kinde sends them: `POST {site}/kinde`, `Content-Type: application/jwt`, the body an
+//! RS256 JWT signed with the tenant's key and carrying no `iss`, `exp`, `iat` or `aud`; a
+//! `webhook-id` header that stays the same across retries; retries with growing delays.
+
+use crate::store::User;
+use crate::{State, random};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::{mpsc, watch};
+
+/// One signed event, ready to send.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub webhook_id: String,
+    pub jwt: String,
+}
+
+/// Queue of events to deliver; the sender side lives in the shared state.
+pub struct Outbox {
+    sender: mpsc::UnboundedSender<Delivery>,
+}
+
+impl Outbox {
+    pub fn new() -> (Outbox, mpsc::UnboundedReceiver<Delivery>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (Outbox { sender }, receiver)
+    }
+
+    /// Signs and queues a user event (`user.created`, `user.updated`, `user.deleted`).
+    pub fn user_event(&self, state: &State, kind: &str, user: &User, source: &str) {
+        let payload = user_event_payload(kind, user, source, OffsetDateTime::now_utc());
+        let jwt = state.keys().sign(&payload);
+        let _ = self.sender.send(Delivery {
+            webhook_id: format!("msg_{}", random::hex(12)),
+            jwt,
+        });
+    }
+}
+
+/// The event body Kinde signs.
+pub fn user_event_payload(kind: &str, user: &User, source: &str, at: OffsetDateTime) -> Value {
+    let now = at.format(&Rfc3339).unwrap_or_default();
+    let organizations: Vec<Value> = user
+        .org_code
+        .iter()
+        .map(|code| json!({ "code": code, "permissions": null, "roles": null }))
+        .collect();
+    json!({
+        "type": kind,
+        "event_id": format!("event_{}", random::hex(16)),
+        "event_timestamp": now,
+        "timestamp": now,
+        "source": source,
+        "data": {
+            "user": {
+                "id": user.id,
+                "email": user.email,
+                "first_name": user.given_name,
+                "last_name": if user.family_name.is_empty() { Value::Null } else { Value::String(user.family_name.clone()) },
+                "is_suspended": false,
+                "is_password_reset_requested": false,
+                "organizations": organizations,
+                "phone": user.phone,
+                "username": null,
+                "image_url": user.picture,
+            }
+        }
+    })
+}
+
+/// Delivers queued events until shutdown, each with its own retry schedule.
+pub async fn deliver(
+    state: Arc<State>,
+    mut queue: mpsc::UnboundedReceiver<Delivery>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let for_deliveries = stopped.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|&s| s) => return,
+            next = queue.recv() => match next {
+                Some(delivery) => {
+                    let state = state.clone();
+                    let mut stopped = for_deliveries.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = stopped.wait_for(|&s| s) => {}
+                            _ = send_with_retries(&state, &delivery) => {}
+                        }
+                    });
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+async fn send_with_retries(state: &State, delivery: &Delivery) {
+    let url = format!("{}/kinde", state.site_url);
+    let delays = std::iter::once(std::time::Duration::ZERO)
+        .chain(state.config.webhook_retries.iter().copied());
+    for delay in delays {
+        tokio::time::sleep(delay).await;
+        state
+            .stats
+            .webhook_deliveries
+            .fetch_add(1, Ordering::SeqCst);
+        let sent = state
+            .http
+            .post(&url)
+            .header("content-type", "application/jwt")
+            .header("webhook-id", &delivery.webhook_id)
+            .body(delivery.jwt.clone())
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+    }
+    eprintln!(
+        "devstack: gave up delivering webhook {}",
+        delivery.webhook_id
+    );
+}
