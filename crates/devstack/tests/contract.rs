@@ -1,0 +1,151 @@
+//! Holds the local backend to the contract cases in `convex/contract/`, which the project's real
+//! Convex functions are held to as well. Each case runs on a fresh, empty stack.
+
+#![allow(clippy::unwrap_used)]
+
+use kinvex_devstack::store::{CxUserFields, NewFile};
+use kinvex_devstack::{Config, Running, start, unix_now, unix_now_ms};
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+
+fn cases() -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../convex/contract");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for file in files {
+        let document: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for case in document["cases"].as_array().unwrap() {
+            let name = format!(
+                "{}: {}",
+                file.file_name().unwrap().to_string_lossy(),
+                case["name"].as_str().unwrap()
+            );
+            cases.push((name, case.clone()));
+        }
+    }
+    cases
+}
+
+fn seed(stack: &Running, case: &Value) {
+    let store = &stack.state.store;
+    let text = |v: &Value, key: &str| v[key].as_str().map(str::to_string);
+    for user in case["users"].as_array().into_iter().flatten() {
+        let fields = CxUserFields {
+            email: text(user, "email").unwrap_or_default(),
+            first_name: text(user, "firstName"),
+            last_name: text(user, "lastName"),
+            picture_url: text(user, "pictureUrl"),
+            phone: text(user, "phone"),
+        };
+        store
+            .cx_upsert_user(user["kindeId"].as_str().unwrap(), &fields, unix_now_ms())
+            .unwrap();
+    }
+    for file in case["files"].as_array().into_iter().flatten() {
+        let new = NewFile {
+            owner: text(file, "owner").unwrap(),
+            name: text(file, "name").unwrap(),
+            content_type: text(file, "contentType").unwrap(),
+            size: file["size"].as_i64().unwrap(),
+        };
+        let created = unix_now_ms() - file["ageHours"].as_f64().unwrap() * 3_600_000.0;
+        store.cx_insert_file(&new, created).unwrap();
+    }
+}
+
+/// A token whose verified identity is `identity`: the claims Kinde would put there.
+fn token_for(stack: &Running, identity: &Map<String, Value>) -> String {
+    let now = unix_now();
+    let mut claims = json!({
+        "iss": stack.issuer(),
+        "aud": [stack.state.config.client_id],
+        "iat": now,
+        "exp": now + 600,
+    });
+    for (field, claim) in [
+        ("subject", "sub"),
+        ("email", "email"),
+        ("givenName", "given_name"),
+        ("familyName", "family_name"),
+        ("pictureUrl", "picture"),
+        ("phoneNumber", "phone_number"),
+    ] {
+        if let Some(value) = identity.get(field) {
+            claims[claim] = value.clone();
+        }
+    }
+    stack.state.keys().sign(&claims)
+}
+
+fn matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::String(any), actual) if any == "<any>" => !actual.is_null(),
+        (Value::Object(expected), Value::Object(actual)) => expected
+            .iter()
+            .all(|(k, v)| actual.get(k).is_some_and(|a| matches(v, a))),
+        (Value::Array(expected), Value::Array(actual)) => {
+            expected.len() == actual.len()
+                && expected.iter().zip(actual).all(|(e, a)| matches(e, a))
+        }
+        (expected, actual) => expected == actual,
+    }
+}
+
+#[tokio::test]
+async fn local_backend_meets_every_contract_case() {
+    let cases = cases();
+    assert!(cases.len() >= 10, "the contract has its cases");
+    let mut failures = Vec::new();
+    for (name, case) in &cases {
+        let stack = start(Config {
+            seed_demo: false,
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        seed(&stack, case);
+        let call = &case["call"];
+        let mut request = reqwest::Client::new()
+            .post(format!(
+                "{}/api/{}",
+                stack.api_url(),
+                call["kind"].as_str().unwrap()
+            ))
+            .json(&json!({ "path": call["path"], "args": call["args"], "format": "json" }));
+        if let Some(identity) = case["identity"].as_object() {
+            request = request.bearer_auth(token_for(&stack, identity));
+        }
+        let body: Value = request.send().await.unwrap().json().await.unwrap();
+        let expect = &case["expect"];
+        let ok = if let Some(value) = expect.get("value") {
+            body["status"] == "success" && matches(value, &body["value"])
+        } else {
+            body["status"] == "error"
+                && expect
+                    .get("errorData")
+                    .is_none_or(|data| matches(data, &body["errorData"]))
+                && expect["errorMessageContains"].as_str().is_none_or(|text| {
+                    body["errorMessage"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(text))
+                })
+        };
+        if !ok {
+            failures.push(format!("{name}\n  expected {expect}\n  got      {body}"));
+        }
+        stack.stop().await;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
