@@ -1,10 +1,10 @@
 //! The app opens its window and serves the bundled UI, scripts and IPC included.
 
-use kinvex_e2e::Desktop;
+use kinvex_e2e::Session;
 
 #[tokio::test]
 async fn window_shows_the_heading_and_answers_over_ipc() {
-    let desktop = Desktop::launch().await;
+    let desktop = Session::desktop().await;
 
     assert_eq!(desktop.text_of("h1").await, "Kinvex");
     // The footer is filled by app.js through a command: it stays empty if the CSP blocked the

@@ -1,81 +1,179 @@
-//! Harness for end-to-end tests: launches the real debug app through tauri-driver and
-//! WebKitWebDriver and hands the test a WebDriver client.
+//! Harness for end-to-end tests: the real debug app driven through tauri-driver and
+//! WebKitWebDriver, Debian's Chromium driven through chromedriver, and the local stack.
 //!
 //! `cargo xtask test` provides what this needs: a display (Xvfb), a D-Bus session with
-//! gnome-keyring, `tauri-driver` on the PATH and the app binary in `KINVEX_E2E_APP`. Run outside
+//! gnome-keyring, the drivers on the PATH and the app binary in `KINVEX_E2E_APP`. Run outside
 //! that, a test fails with a message saying so rather than passing without having run.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long the app may take to open its window and load the UI on a slow CI runner.
+/// How long a window or page may take to appear on a slow CI runner.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The app under test, running in a real window. Dropping it stops every process it started.
-pub struct Desktop {
-    client: Option<Client>,
-    driver: Child,
-    artifacts: PathBuf,
+/// A WebDriver server process. Dropping it stops the whole process group it leads, so the
+/// browser or app it started never outlives a failed test.
+pub struct Driver {
+    child: Child,
+    pub port: u16,
 }
 
-impl Desktop {
-    /// Starts tauri-driver and opens a WebDriver session on the app.
-    pub async fn launch() -> Desktop {
-        let app = required_env("KINVEX_E2E_APP");
-        let artifacts = PathBuf::from(required_env("KINVEX_E2E_ARTIFACTS"));
-        std::fs::create_dir_all(&artifacts).expect("create the artifacts directory");
-
-        let (port, native_port) = (free_port(), free_port());
-        let driver = Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdout(Stdio::null())
-            .process_group(0)
+impl Driver {
+    /// Starts `program` with `args` in its own process group and waits until every port in
+    /// `ports` accepts connections (the first is the one clients talk to).
+    pub fn spawn(program: &str, args: &[String], ports: &[u16], install_hint: &str) -> Driver {
+        let mut command = Command::new(program);
+        command.args(args).stdout(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
             .spawn()
-            .expect("tauri-driver could not start: install it with `cargo install tauri-driver --locked`");
-        let mut desktop = Desktop {
-            client: None,
-            driver,
-            artifacts,
+            .unwrap_or_else(|e| panic!("{program} could not start ({e}): {install_hint}"));
+        let mut driver = Driver {
+            child,
+            port: ports[0],
         };
-        // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
-        desktop.wait_for_listener(port);
-        desktop.wait_for_listener(native_port);
+        for &port in ports {
+            driver.wait_for_listener(program, port);
+        }
+        driver
+    }
 
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": app }),
-        );
-        let client = ClientBuilder::new(HttpConnector::new())
+    /// Drivers announce nothing when ready; listening on their port is the signal.
+    fn wait_for_listener(&mut self, program: &str, port: u16) {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + UI_TIMEOUT;
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{program} exited before listening on {port}: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{program} did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub async fn session(&self, capabilities: serde_json::Value) -> Client {
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            panic!("capabilities must be an object")
+        };
+        ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
+            .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
-            .expect("WebDriver session on the app");
-        desktop.client = Some(client);
-        desktop
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            use nix::sys::signal::{Signal, killpg};
+            let _ = killpg(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                Signal::SIGTERM,
+            );
+        }
+        #[cfg(not(unix))]
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebDriver session plus where its screenshots go.
+pub struct Session {
+    client: Option<Client>,
+    artifacts: PathBuf,
+    _driver: Driver,
+}
+
+impl Session {
+    /// The real app, launched by tauri-driver.
+    pub async fn desktop() -> Session {
+        let app = required_env("KINVEX_E2E_APP");
+        let (port, native_port) = (free_port(), free_port());
+        let args = vec![
+            "--port".into(),
+            port.to_string(),
+            "--native-port".into(),
+            native_port.to_string(),
+        ];
+        // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
+        let driver = Driver::spawn(
+            "tauri-driver",
+            &args,
+            &[port, native_port],
+            "cargo install tauri-driver --locked",
+        );
+        let client = driver
+            .session(serde_json::json!({ "tauri:options": { "application": app } }))
+            .await;
+        Session {
+            client: Some(client),
+            artifacts: artifacts(),
+            _driver: driver,
+        }
+    }
+
+    /// Debian's Chromium, headless, with a fresh profile.
+    pub async fn chromium(profile: &Path) -> Session {
+        let port = free_port();
+        let driver = Driver::spawn(
+            "chromedriver",
+            &[format!("--port={port}")],
+            &[port],
+            "apt-get install chromium chromium-driver",
+        );
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1000,800",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let client = driver
+            .session(serde_json::json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
+            }))
+            .await;
+        Session {
+            client: Some(client),
+            artifacts: artifacts(),
+            _driver: driver,
+        }
     }
 
     pub fn client(&self) -> &Client {
         self.client.as_ref().expect("session is open")
     }
 
-    /// Waits until an element matching `css` exists and returns its visible text.
-    pub async fn text_of(&self, css: &str) -> String {
-        let element = self
-            .client()
+    /// Waits until an element matching `css` exists and returns it.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client()
             .wait()
             .at_most(UI_TIMEOUT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element `{css}` within {UI_TIMEOUT:?}: {e}"));
-        element.text().await.expect("element text")
+            .unwrap_or_else(|e| panic!("no element `{css}` within {UI_TIMEOUT:?}: {e}"))
+    }
+
+    /// Waits until an element matching `css` exists and returns its visible text.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text")
     }
 
     /// Waits until the element with `data-testid` = `id` has non-blank text and returns it.
@@ -91,7 +189,16 @@ impl Desktop {
         element.text().await.expect("element text")
     }
 
-    /// Saves a PNG of the window under the artifacts directory and returns its path.
+    /// Types `text` into the input matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.find(css).await.send_keys(text).await.expect("typing");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("click");
+    }
+
+    /// Saves a PNG of the viewport under the artifacts directory and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client().screenshot().await.expect("screenshot");
         let path = self.artifacts.join(format!("{name}.png"));
@@ -99,46 +206,87 @@ impl Desktop {
         path
     }
 
-    /// Ends the WebDriver session, which closes the app.
+    /// Ends the WebDriver session (closing the app or browser).
     pub async fn close(mut self) {
         if let Some(client) = self.client.take() {
             client.close().await.expect("close the WebDriver session");
         }
     }
-
-    fn wait_for_listener(&mut self, port: u16) {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + UI_TIMEOUT;
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = self.driver.try_wait() {
-                panic!("tauri-driver exited before listening: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
 }
 
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        let group = Pid::from_raw(self.driver.id() as i32);
-        let _ = killpg(group, Signal::SIGTERM);
-        let _ = self.driver.wait();
-    }
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(required_env("KINVEX_E2E_ARTIFACTS"));
+    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
+    dir
 }
 
-fn required_env(name: &str) -> String {
+pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: end-to-end tests run through `cargo xtask test`")
     })
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// The repository root, for files tests read (the wire-check script, contract cases).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// A stand-in for the app's loopback redirect listener: records each callback's query.
+pub struct Callback {
+    pub url: String,
+    received: tokio::sync::mpsc::UnboundedReceiver<std::collections::HashMap<String, String>>,
+}
+
+impl Callback {
+    pub async fn listen() -> Callback {
+        use axum::extract::Query;
+        use std::collections::HashMap;
+        let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind a callback port");
+        let port = listener.local_addr().expect("bound address").port();
+        let app = axum::Router::new().route(
+            "/callback",
+            axum::routing::get(move |Query(query): Query<HashMap<String, String>>| {
+                let _ = sender.send(query);
+                async { "Signed in. You can return to the app." }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Callback {
+            url: format!("http://127.0.0.1:{port}/callback"),
+            received,
+        }
+    }
+
+    /// The next callback's query parameters.
+    pub async fn next(&mut self) -> std::collections::HashMap<String, String> {
+        tokio::time::timeout(UI_TIMEOUT, self.received.recv())
+            .await
+            .expect("the browser reached the callback in time")
+            .expect("callback listener alive")
+    }
+}
+
+/// A PKCE verifier and its S256 challenge, for tests that play the client.
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = kinvex_devstack::random::secret();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
 }

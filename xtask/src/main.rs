@@ -11,7 +11,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  dev      build and launch the desktop app
+  dev      start the local stack (Kinde- and Convex-compatible) and the desktop app against it
   test     run the whole suite: lints, Rust tests and end-to-end tests in a real window
            (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters.
   icons    draw the app's mark and regenerate every icon in icons/ and ui/mark.png
@@ -75,17 +75,83 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// Starts the local stack, then the app against it; stops the stack when the app exits.
 fn dev() -> Result<(), String> {
     system::ensure(system::BUILD)?;
-    let mut app = cargo();
-    app.args(["run", "--package", "kinvex-desktop"]);
-    run(app, "launching the desktop app")
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--package",
+        "kinvex-devstack",
+        "--package",
+        "kinvex-desktop",
+    ]);
+    run(build, "building the local stack and the desktop app")?;
+
+    let data = root().join(".devstack");
+    let env_file = data.join("app.env");
+    let _ = std::fs::remove_file(&env_file);
+    let mut stack = std::process::Command::new(target_dir().join("debug/devstack"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--env-file")
+        .arg(&env_file)
+        .spawn()
+        .map_err(|e| format!("could not start the local stack: {e}"))?;
+    let settings = wait_for_env_file(&mut stack, &env_file);
+    let result = settings.and_then(|settings| {
+        let mut app = std::process::Command::new(target_dir().join("debug/kinvex-desktop"));
+        app.envs(settings);
+        run(app, "launching the desktop app against the local stack")
+    });
+    stop(&mut stack);
+    result
+}
+
+/// The stack writes its settings file only once it accepts connections: that is the signal.
+fn wait_for_env_file(
+    stack: &mut std::process::Child,
+    path: &Path,
+) -> Result<Vec<(String, String)>, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Ok(text
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect());
+        }
+        if let Ok(Some(status)) = stack.try_wait() {
+            return Err(format!(
+                "the local stack exited before it was ready ({status})"
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            stop(stack);
+            return Err("the local stack did not become ready within a minute".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Asks the stack to shut down cleanly (SIGTERM), then waits for it.
+fn stop(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    #[cfg(not(unix))]
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn test(filters: &[String]) -> Result<(), String> {
     system::ensure(system::BUILD)?;
     system::ensure(system::DESKTOP_SESSION)?;
+    system::ensure(system::NODE)?;
     system::ensure_tauri_driver()?;
+    system::ensure_npm_packages(&root().join("tests/wire"))?;
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);

@@ -68,6 +68,26 @@ pub const DESKTOP_SESSION: &[Need] = &[
         package: "webkit2gtk-driver",
         present: Probe::Program("WebKitWebDriver"),
     },
+    Need {
+        package: "chromium",
+        present: Probe::Program("chromium"),
+    },
+    Need {
+        package: "chromium-driver",
+        present: Probe::Program("chromedriver"),
+    },
+];
+
+/// The wire-compatibility test runs the official `convex` npm client.
+pub const NODE: &[Need] = &[
+    Need {
+        package: "nodejs",
+        present: Probe::Program("node"),
+    },
+    Need {
+        package: "npm",
+        present: Probe::Program("npm"),
+    },
 ];
 
 /// Makes sure every package in `needs` is present, installing them as root where possible.
@@ -130,6 +150,24 @@ pub fn ensure_tauri_driver() -> Result<(), String> {
         Ok(())
     } else {
         Err("tauri-driver is not installed or not on the PATH; run:\n  cargo install tauri-driver --locked --version ^2\nand make sure ~/.cargo/bin is on the PATH".into())
+    }
+}
+
+/// Installs the npm packages of `dir` from its lock file when they are not there yet.
+pub fn ensure_npm_packages(dir: &Path) -> Result<(), String> {
+    if dir.join("node_modules").is_dir() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing npm packages in {}", dir.display());
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("npm: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("npm ci failed in {}", dir.display()))
     }
 }
 

@@ -55,12 +55,24 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // No `form-action`: browsers apply it to the redirect after a POST, and that redirect must
+    // reach the app's callback on another origin (a loopback port or a custom scheme).
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// Cancel lives in a form of its own so that pressing Enter in the main form signs in rather
+/// than cancelling (Enter submits a form's first submit button).
+fn cancel_form(action: &str, request: &str) -> String {
+    format!(
+        "<form id=\"cancel\" method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"request\" value=\"{}\"></form>",
+        escape(request)
+    )
 }
 
 pub fn sign_in(request: &str, email: &str, error: Option<&str>) -> Response {
@@ -76,12 +88,13 @@ pub fn sign_in(request: &str, email: &str, error: Option<&str>) -> Response {
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
          <div class=\"actions\">\
-         <button type=\"submit\" name=\"action\" value=\"cancel\" formnovalidate>Cancel</button>\
+         <button type=\"submit\" form=\"cancel\" name=\"action\" value=\"cancel\">Cancel</button>\
          <button class=\"primary\" type=\"submit\" name=\"action\" value=\"sign-in\">Sign in</button>\
-         </div></form>\
+         </div></form>{cancel}\
          <p class=\"switch\">No account? <a href=\"/oauth2/auth/register?request={request}\">Create one</a></p>",
         request = escape(request),
         email = escape(email),
+        cancel = cancel_form("/oauth2/auth/sign-in", request),
     );
     let status = if error.is_empty() {
         StatusCode::OK
@@ -108,12 +121,13 @@ pub fn register(request: &str, email: &str, error: Option<&str>) -> Response {
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" required>\
          <div class=\"actions\">\
-         <button type=\"submit\" name=\"action\" value=\"cancel\" formnovalidate>Cancel</button>\
+         <button type=\"submit\" form=\"cancel\" name=\"action\" value=\"cancel\">Cancel</button>\
          <button class=\"primary\" type=\"submit\" name=\"action\" value=\"register\">Create account</button>\
-         </div></form>\
+         </div></form>{cancel}\
          <p class=\"switch\">Have an account? <a href=\"/oauth2/auth/sign-in?request={request}\">Sign in</a></p>",
         request = escape(request),
         email = escape(email),
+        cancel = cancel_form("/oauth2/auth/register", request),
     );
     let status = if error.is_empty() {
         StatusCode::OK

@@ -123,9 +123,11 @@ async fn call(
             "Missing field `path`",
         );
     };
+    // The official clients send `convex_encoded_json`; plain HTTP callers send `json`. The two
+    // differ only for Int64 and bytes, which none of these functions take or return.
     match request.get("format") {
         None | Some(Value::Null) => {}
-        Some(Value::String(f)) if f == "json" => {}
+        Some(Value::String(f)) if f == "json" || f == "convex_encoded_json" => {}
         Some(other) => {
             return failure(
                 StatusCode::BAD_REQUEST,

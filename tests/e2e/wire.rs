@@ -1,0 +1,77 @@
+//! Wire compatibility: the official `convex` npm package's ConvexHttpClient, pinned in
+//! tests/wire/package.json, calls the local backend and gets the results and errors a real
+//! deployment would give it.
+
+use kinvex_devstack::{Config, start, unix_now};
+use kinvex_e2e::repo_root;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_official_convex_http_client_gets_the_right_results_and_errors() {
+    let stack = start(Config::default()).await.expect("stack starts");
+    let demo = &stack.accounts[0];
+    let now = unix_now();
+    let claims = |exp: i64| {
+        json!({
+            "iss": stack.issuer(), "sub": demo.user_id, "aud": [stack.state.config.client_id],
+            "iat": now - 20, "exp": exp, "email": demo.email, "given_name": "Dana"
+        })
+    };
+    let token = stack.state.keys().sign(&claims(now + 600));
+    let expired = stack.state.keys().sign(&claims(now - 10));
+
+    let wire = repo_root().join("tests/wire");
+    assert!(
+        wire.join("node_modules/convex").is_dir(),
+        "tests/wire/node_modules is missing: run `npm ci` there (cargo xtask test does)"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(wire.join("http-client.mjs"))
+        .current_dir(&wire)
+        .env("CONVEX_URL", stack.api_url())
+        .env("CONVEX_TOKEN", &token)
+        .env("CONVEX_EXPIRED_TOKEN", &expired)
+        .output()
+        .await
+        .expect("node runs (install Node.js 20 or later)");
+    assert!(
+        output.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+
+    let anonymous = &results["anonymous"]["error"];
+    assert_eq!(anonymous["name"], "ConvexError", "{results}");
+    assert_eq!(anonymous["data"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        results["current"]["value"]["kindeId"],
+        demo.user_id.as_str(),
+        "{results}"
+    );
+    let files = &results["files"]["value"];
+    assert_eq!(files["page"].as_array().map(Vec::len), Some(5), "{results}");
+    assert_eq!(files["isDone"], false);
+    assert!(files["continueCursor"].is_string());
+    assert!(results["stored"]["value"].is_string(), "{results}");
+    let other_owner = results["otherOwner"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(other_owner.contains("ArgumentValidationError"), "{results}");
+    let missing = results["missing"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        missing.contains("Could not find public function for 'users:everyone'"),
+        "{results}"
+    );
+    let expired = results["expired"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        expired.contains("Could not verify OIDC token"),
+        "an expired token is a 401: {results}"
+    );
+
+    stack.stop().await;
+}
