@@ -295,10 +295,18 @@ async fn bind(service: &'static str, port: u16) -> Result<TcpListener, StartErro
 /// Starts both services on loopback and returns once they accept connections.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some(dir) = &config.data_dir {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        let failed = |source| StartError::DataDir {
             path: dir.clone(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        // Keys, password files and session hashes: the owner's eyes only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(failed)?;
+        }
     }
     let idp = bind("identity provider", config.idp_port).await?;
     let api = bind("backend API", config.api_port).await?;
