@@ -1,0 +1,121 @@
+//! Full ID-token validation (OIDC Core §3.1.3.7): signature with the provider's keys (RS256
+//! only, so `none` and HS* are refused), `iss`, `aud` containing the client id and no untrusted
+//! audience, `azp`, `exp` with a small leeway, `iat` within bounds, and `nonce`.
+
+use crate::discovery::Provider;
+use crate::error::AuthError;
+use crate::http::HttpClient;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
+use openidconnect::{
+    ClaimsVerificationError, ClientId, IssuerUrl, Nonce, SignatureVerificationError,
+};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Clock difference tolerated on `exp` and a future `iat`.
+pub const LEEWAY: Duration = Duration::from_secs(60);
+/// An ID token issued longer ago than this is refused even if not expired.
+pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// What the app keeps from a validated ID token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Identity {
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub expires_at: i64,
+}
+
+pub fn unix(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Validates `token` at time `now`. `nonce` is the one sent with the request, or `None` for a
+/// token from a refresh (which carries the original nonce or none).
+pub async fn validate(
+    provider: &Provider,
+    http: &HttpClient,
+    client_id: &str,
+    token: &str,
+    nonce: Option<&Nonce>,
+    now: SystemTime,
+) -> Result<Identity, AuthError> {
+    match check(provider, client_id, token, nonce, now) {
+        Err(Failure::UnknownKey) => {
+            provider.refresh_keys(http).await?;
+            check(provider, client_id, token, nonce, now).map_err(Failure::into_error)
+        }
+        other => other.map_err(Failure::into_error),
+    }
+}
+
+enum Failure {
+    UnknownKey,
+    Invalid(String),
+}
+
+impl Failure {
+    fn into_error(self) -> AuthError {
+        match self {
+            Failure::UnknownKey => {
+                AuthError::IdToken("it is signed with a key the provider does not publish".into())
+            }
+            Failure::Invalid(why) => AuthError::IdToken(why),
+        }
+    }
+}
+
+fn check(
+    provider: &Provider,
+    client_id: &str,
+    token: &str,
+    nonce: Option<&Nonce>,
+    now: SystemTime,
+) -> Result<Identity, Failure> {
+    let parsed =
+        CoreIdToken::from_str(token).map_err(|e| Failure::Invalid(format!("malformed: {e}")))?;
+    let metadata = provider.metadata();
+    let issuer =
+        IssuerUrl::new(provider.issuer.clone()).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let now_dt: chrono::DateTime<chrono::Utc> = now.into();
+    let verifier = CoreIdTokenVerifier::new_public_client(
+        ClientId::new(client_id.into()),
+        issuer,
+        metadata.jwks().clone(),
+    )
+    .set_allowed_algs([CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
+    .set_time_fn(move || now_dt - chrono::Duration::from_std(LEEWAY).unwrap_or_default())
+    .set_issue_time_verifier_fn(move |iat| {
+        let iat: SystemTime = iat.into();
+        if iat > now + LEEWAY {
+            Err("it was issued in the future".into())
+        } else if iat + MAX_AGE < now {
+            Err("it was issued too long ago".into())
+        } else {
+            Ok(())
+        }
+    });
+    let claims = match nonce {
+        Some(nonce) => parsed.claims(&verifier, nonce),
+        // A refreshed ID token is checked for everything but a nonce, which only a fresh
+        // authorization request has.
+        None => parsed.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+    };
+    let claims = claims.map_err(|e| match e {
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => Failure::UnknownKey,
+        other => Failure::Invalid(other.to_string()),
+    })?;
+    Ok(Identity {
+        subject: claims.subject().as_str().to_string(),
+        email: claims.email().map(|e| e.as_str().to_string()),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string()),
+        expires_at: claims.expiration().timestamp(),
+    })
+}

@@ -1,0 +1,526 @@
+//! Where a session's tokens live: the OS keychain (macOS Keychain, Windows Credential Manager,
+//! the Secret Service on Linux) through `keyring`, or a plaintext file only when the person has
+//! explicitly opted in.
+//!
+//! A session is stored as chunks of at most [`CHUNK`] bytes (Windows refuses blobs over 2,560
+//! bytes) under a fresh generation id, and only then does the manifest entry switch to the new
+//! generation: a crash mid-write leaves the old session whole. Unreadable or partial entries read
+//! as signed out, with a warning, never as a crash.
+
+use crate::error::AuthError;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Largest piece of a secret written to one keychain entry.
+pub const CHUNK: usize = 2000;
+pub const SERVICE: &str = "dev.kinvex.desktop";
+
+/// A signed-in session. Secrets are wrapped, so `Debug` never shows them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenSet {
+    pub access_token: Secret<String>,
+    pub id_token: Secret<String>,
+    pub refresh_token: Option<Secret<String>>,
+    pub access_expires_at: i64,
+    pub id_expires_at: i64,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The stored form. Private to this module: it is the only place secrets are plain strings.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    access_token: String,
+    id_token: String,
+    refresh_token: Option<String>,
+    access_expires_at: i64,
+    id_expires_at: i64,
+    subject: String,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    generation: String,
+    chunks: usize,
+}
+
+/// A failure of the underlying store.
+#[derive(Debug)]
+pub enum Fault {
+    /// No store to talk to (no Secret Service, no D-Bus session).
+    Unavailable(String),
+    /// The store refused (locked, access denied).
+    Refused(String),
+}
+
+/// One flat namespace of small secrets: the keychain, a file, or memory in unit tests.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<String>, Fault>;
+    fn set(&self, key: &str, value: &str) -> Result<(), Fault>;
+    fn delete(&self, key: &str) -> Result<(), Fault>;
+    /// Where the secrets are, for `status`.
+    fn location(&self) -> Location;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Location {
+    Keychain,
+    PlaintextFile(PathBuf),
+    Memory,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Keychain => f.write_str("the OS keychain"),
+            Location::PlaintextFile(path) => {
+                write!(
+                    f,
+                    "a PLAINTEXT file, {} (opted in with KINVEX_PLAINTEXT_TOKENS)",
+                    path.display()
+                )
+            }
+            Location::Memory => f.write_str("memory only"),
+        }
+    }
+}
+
+/// The OS keychain.
+pub struct Keychain {
+    service: String,
+}
+
+impl Keychain {
+    pub fn new(service: &str) -> Keychain {
+        Keychain {
+            service: service.to_string(),
+        }
+    }
+
+    fn entry(&self, key: &str) -> Result<keyring::Entry, Fault> {
+        keyring::Entry::new(&self.service, key).map_err(fault)
+    }
+}
+
+fn fault(error: keyring::Error) -> Fault {
+    match error {
+        keyring::Error::NoStorageAccess(e) => Fault::Refused(e.to_string()),
+        keyring::Error::PlatformFailure(e) => Fault::Unavailable(e.to_string()),
+        other => Fault::Refused(other.to_string()),
+    }
+}
+
+impl SecretStore for Keychain {
+    fn get(&self, key: &str) -> Result<Option<String>, Fault> {
+        match self.entry(key)?.get_password() {
+            Ok(value) => Ok(Some(value)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            // Present but not text: treated as damaged data by the caller.
+            Err(keyring::Error::BadEncoding(_)) => Ok(Some(String::new())),
+            Err(e) => Err(fault(e)),
+        }
+    }
+
+    fn set(&self, key: &str, value: &str) -> Result<(), Fault> {
+        self.entry(key)?.set_password(value).map_err(fault)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Fault> {
+        match self.entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(fault(e)),
+        }
+    }
+
+    fn location(&self) -> Location {
+        Location::Keychain
+    }
+}
+
+/// A JSON file readable by its owner only. Used only when the person opts in.
+pub struct PlaintextFile {
+    path: PathBuf,
+}
+
+impl PlaintextFile {
+    pub fn new(path: PathBuf) -> PlaintextFile {
+        PlaintextFile { path }
+    }
+
+    fn read(&self) -> Result<HashMap<String, String>, Fault> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+            Err(e) => Err(Fault::Refused(format!("{}: {e}", self.path.display()))),
+        }
+    }
+
+    fn write(&self, map: &HashMap<String, String>) -> Result<(), Fault> {
+        let io = |e: std::io::Error| Fault::Refused(format!("{}: {e}", self.path.display()));
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let temporary = self.path.with_extension("tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let text = serde_json::to_string(map).map_err(|e| Fault::Refused(e.to_string()))?;
+        std::io::Write::write_all(&mut options.open(&temporary).map_err(io)?, text.as_bytes())
+            .map_err(io)?;
+        std::fs::rename(&temporary, &self.path).map_err(io)
+    }
+}
+
+impl SecretStore for PlaintextFile {
+    fn get(&self, key: &str) -> Result<Option<String>, Fault> {
+        Ok(self.read()?.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &str) -> Result<(), Fault> {
+        let mut map = self.read()?;
+        map.insert(key.into(), value.into());
+        self.write(&map)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Fault> {
+        let mut map = self.read()?;
+        if map.remove(key).is_some() {
+            self.write(&map)?;
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> Location {
+        Location::PlaintextFile(self.path.clone())
+    }
+}
+
+/// For unit tests only; real builds always use [`Keychain`] or an opted-in [`PlaintextFile`].
+#[derive(Default)]
+pub struct Memory {
+    map: Mutex<HashMap<String, String>>,
+}
+
+impl Memory {
+    pub fn keys(&self) -> Vec<String> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+impl SecretStore for Memory {
+    fn get(&self, key: &str) -> Result<Option<String>, Fault> {
+        Ok(self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned())
+    }
+
+    fn set(&self, key: &str, value: &str) -> Result<(), Fault> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.into(), value.into());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Fault> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    fn location(&self) -> Location {
+        Location::Memory
+    }
+}
+
+/// One session's tokens in a [`SecretStore`], under a name derived from tenant and client.
+pub struct TokenStore {
+    backend: Box<dyn SecretStore>,
+    account: String,
+}
+
+fn to_error(fault: Fault) -> AuthError {
+    match fault {
+        Fault::Unavailable(detail) => AuthError::KeychainUnavailable { detail },
+        Fault::Refused(detail) => AuthError::Keychain { detail },
+    }
+}
+
+impl TokenStore {
+    pub fn new(backend: Box<dyn SecretStore>, issuer: &str, client_id: &str) -> TokenStore {
+        TokenStore {
+            backend,
+            account: format!("session {issuer} {client_id}"),
+        }
+    }
+
+    pub fn location(&self) -> Location {
+        self.backend.location()
+    }
+
+    fn chunk_key(&self, generation: &str, index: usize) -> String {
+        format!("{} #{generation}.{index}", self.account)
+    }
+
+    fn manifest(&self) -> Result<Option<Manifest>, AuthError> {
+        let Some(text) = self.backend.get(&self.account).map_err(to_error)? else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&text) {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(_) => {
+                tracing::warn!(
+                    "the stored session's manifest is unreadable; treating it as signed out"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The stored session, or `None` when there is none or it is damaged.
+    pub fn load(&self) -> Result<Option<TokenSet>, AuthError> {
+        let Some(manifest) = self.manifest()? else {
+            return Ok(None);
+        };
+        let mut text = String::new();
+        for index in 0..manifest.chunks {
+            match self
+                .backend
+                .get(&self.chunk_key(&manifest.generation, index))
+                .map_err(to_error)?
+            {
+                Some(chunk) => text.push_str(&chunk),
+                None => {
+                    tracing::warn!(
+                        "the stored session is missing part {index}; treating it as signed out"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
+        match serde_json::from_str::<Stored>(&text) {
+            Ok(stored) if stored.version == 1 => Ok(Some(TokenSet {
+                access_token: Secret::new(stored.access_token),
+                id_token: Secret::new(stored.id_token),
+                refresh_token: stored.refresh_token.map(Secret::new),
+                access_expires_at: stored.access_expires_at,
+                id_expires_at: stored.id_expires_at,
+                subject: stored.subject,
+                email: stored.email,
+                name: stored.name,
+            })),
+            _ => {
+                tracing::warn!("the stored session is unreadable; treating it as signed out");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes `tokens` completely, then makes them current, then removes the previous session.
+    pub fn save(&self, tokens: &TokenSet) -> Result<(), AuthError> {
+        let stored = Stored {
+            version: 1,
+            access_token: tokens.access_token.expose().clone(),
+            id_token: tokens.id_token.expose().clone(),
+            refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().clone()),
+            access_expires_at: tokens.access_expires_at,
+            id_expires_at: tokens.id_expires_at,
+            subject: tokens.subject.clone(),
+            email: tokens.email.clone(),
+            name: tokens.name.clone(),
+        };
+        let text = serde_json::to_string(&stored).map_err(|e| AuthError::Keychain {
+            detail: e.to_string(),
+        })?;
+        let previous = self.manifest()?;
+        let generation = format!("{:016x}", rand_generation());
+        let chunks = split(&text, CHUNK);
+        for (index, chunk) in chunks.iter().enumerate() {
+            if let Err(fault) = self.backend.set(&self.chunk_key(&generation, index), chunk) {
+                self.remove_generation(&generation, chunks.len());
+                return Err(to_error(fault));
+            }
+        }
+        let manifest = serde_json::to_string(&Manifest {
+            generation: generation.clone(),
+            chunks: chunks.len(),
+        })
+        .map_err(|e| AuthError::Keychain {
+            detail: e.to_string(),
+        })?;
+        if let Err(fault) = self.backend.set(&self.account, &manifest) {
+            self.remove_generation(&generation, chunks.len());
+            return Err(to_error(fault));
+        }
+        if let Some(previous) = previous.filter(|p| p.generation != generation) {
+            self.remove_generation(&previous.generation, previous.chunks);
+        }
+        Ok(())
+    }
+
+    /// Removes the session and every part of it.
+    pub fn clear(&self) -> Result<(), AuthError> {
+        if let Some(manifest) = self.manifest()? {
+            self.backend.delete(&self.account).map_err(to_error)?;
+            self.remove_generation(&manifest.generation, manifest.chunks);
+        } else {
+            self.backend.delete(&self.account).map_err(to_error)?;
+        }
+        Ok(())
+    }
+
+    fn remove_generation(&self, generation: &str, chunks: usize) {
+        for index in 0..chunks {
+            if let Err(fault) = self.backend.delete(&self.chunk_key(generation, index)) {
+                tracing::warn!("could not remove an old session part: {fault:?}");
+            }
+        }
+    }
+}
+
+/// Splits at character boundaries into pieces of at most `max` bytes.
+fn split(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        pieces.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    if pieces.is_empty() {
+        pieces.push("");
+    }
+    pieces
+}
+
+fn rand_generation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Uniqueness, not secrecy: the std hasher's random seed and the clock are enough.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample(size: usize) -> TokenSet {
+        TokenSet {
+            access_token: Secret::new("a".repeat(size)),
+            id_token: Secret::new("é".repeat(size / 2)),
+            refresh_token: Some(Secret::new("refresh".into())),
+            access_expires_at: 10,
+            id_expires_at: 20,
+            subject: "kp_1".into(),
+            email: Some("a@b.c".into()),
+            name: None,
+        }
+    }
+
+    fn store() -> (TokenStore, &'static Memory) {
+        let memory: &'static Memory = Box::leak(Box::default());
+        struct Shared(&'static Memory);
+        impl SecretStore for Shared {
+            fn get(&self, k: &str) -> Result<Option<String>, Fault> {
+                self.0.get(k)
+            }
+            fn set(&self, k: &str, v: &str) -> Result<(), Fault> {
+                self.0.set(k, v)
+            }
+            fn delete(&self, k: &str) -> Result<(), Fault> {
+                self.0.delete(k)
+            }
+            fn location(&self) -> Location {
+                Location::Memory
+            }
+        }
+        (
+            TokenStore::new(Box::new(Shared(memory)), "https://t.kinde.com", "client"),
+            memory,
+        )
+    }
+
+    #[test]
+    fn large_sessions_are_chunked_and_round_trip() {
+        let (store, memory) = store();
+        let tokens = sample(9000);
+        store.save(&tokens).unwrap();
+        assert_eq!(store.load().unwrap(), Some(tokens));
+        for key in memory.keys() {
+            assert!(
+                memory.get(&key).unwrap().unwrap().len() <= CHUNK,
+                "{key} is over {CHUNK} bytes"
+            );
+        }
+        assert!(memory.keys().len() > 5);
+    }
+
+    #[test]
+    fn saving_replaces_the_old_session_and_clearing_leaves_nothing() {
+        let (store, memory) = store();
+        store.save(&sample(5000)).unwrap();
+        let before = memory.keys().len();
+        store.save(&sample(100)).unwrap();
+        assert_eq!(
+            memory.keys().len(),
+            2,
+            "manifest + one chunk, the {before} old keys gone"
+        );
+        store.clear().unwrap();
+        assert!(memory.keys().is_empty());
+        assert_eq!(store.load().unwrap(), None);
+    }
+
+    #[test]
+    fn damaged_or_partial_sessions_read_as_signed_out() {
+        let (store, memory) = store();
+        store.save(&sample(5000)).unwrap();
+        let chunk = memory
+            .keys()
+            .into_iter()
+            .find(|k| k.ends_with(".1"))
+            .unwrap();
+        memory.delete(&chunk).unwrap();
+        assert_eq!(store.load().unwrap(), None, "a missing part");
+        store.save(&sample(10)).unwrap();
+        memory
+            .set("session https://t.kinde.com client", "{not json")
+            .unwrap();
+        assert_eq!(store.load().unwrap(), None, "a corrupt manifest");
+    }
+
+    #[test]
+    fn splits_on_character_boundaries() {
+        let text = "é".repeat(1500);
+        let pieces = split(&text, CHUNK);
+        assert!(pieces.iter().all(|p| p.len() <= CHUNK));
+        assert_eq!(pieces.concat(), text);
+    }
+}
