@@ -109,6 +109,16 @@ fn check(
         ) => Failure::UnknownKey,
         other => Failure::Invalid(other.to_string()),
     })?;
+    // openidconnect checks `azp` only when there are several audiences; OIDC Core §3.1.3.7
+    // says a present `azp` must be our client id in every case.
+    if let Some(azp) = claims.authorized_party()
+        && azp.as_str() != client_id
+    {
+        return Err(Failure::Invalid(format!(
+            "it was issued to another client (azp `{}`)",
+            azp.as_str()
+        )));
+    }
     Ok(Identity {
         subject: claims.subject().as_str().to_string(),
         email: claims.email().map(|e| e.as_str().to_string()),
