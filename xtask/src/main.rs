@@ -171,9 +171,22 @@ fn test(filters: &[String]) -> Result<(), String> {
 
     // The end-to-end tests drive the binary a developer gets from a plain `cargo build`.
     let mut build = cargo();
-    build.args(["build", "--locked", "--package", "kinvex-desktop"]);
-    run(build, "building the desktop app")?;
-    let app = target_dir().join("debug").join("kinvex-desktop");
+    build.args([
+        "build",
+        "--locked",
+        "--package",
+        "kinvex-desktop",
+        "--package",
+        "kinvex-cli",
+        "--package",
+        "kinvex-devstack",
+    ]);
+    run(
+        build,
+        "building the desktop app, the CLI and the local stack",
+    )?;
+    let debug = target_dir().join("debug");
+    let app = debug.join("kinvex-desktop");
     let artifacts = target_dir().join("e2e-artifacts");
 
     let mut tests = cargo();
@@ -196,6 +209,8 @@ fn test(filters: &[String]) -> Result<(), String> {
     }
     tests
         .env("KINVEX_E2E_APP", &app)
+        .env("KINVEX_E2E_CLI", debug.join("kinvex"))
+        .env("KINVEX_E2E_DEVSTACK", debug.join("devstack"))
         .env("KINVEX_E2E_ARTIFACTS", &artifacts);
     run(
         session::wrap(tests)?,

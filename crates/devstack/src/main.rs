@@ -111,8 +111,92 @@ async fn shutdown_signal() {
     }
 }
 
+const BROWSE_USAGE: &str = "\
+usage: devstack browse [--email E --password P | --register --given-name G [--family-name F] --email E --password P | --cancel] URL
+
+Plays a person's browser for tests: follows URL through the provider's pages, signs in, registers
+or cancels, and delivers the final redirect to the app with a GET. Point BROWSER at it:
+  BROWSER=\"devstack browse --email demo@kinvex.dev --password …\"
+";
+
+/// `devstack browse …`: the headless user agent as a command, for BROWSER.
+fn browse(args: &[String]) -> ExitCode {
+    use kinvex_devstack::user_agent::{Action, UserAgent};
+    let mut flags = std::collections::HashMap::new();
+    let mut url = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--register" | "--cancel" => {
+                flags.insert(arg.trim_start_matches('-').to_string(), String::new());
+            }
+            "--email" | "--password" | "--given-name" | "--family-name" => match it.next() {
+                Some(value) => {
+                    flags.insert(arg.trim_start_matches('-').to_string(), value.clone());
+                }
+                None => {
+                    eprintln!("{arg} needs a value\n\n{BROWSE_USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            other if !other.starts_with('-') => url = Some(other.to_string()),
+            other => {
+                eprintln!("unknown option `{other}`\n\n{BROWSE_USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(url) = url else {
+        eprintln!("{BROWSE_USAGE}");
+        return ExitCode::from(2);
+    };
+    let get = |k: &str| flags.get(k).cloned().unwrap_or_default();
+    let action = if flags.contains_key("cancel") {
+        Action::Cancel
+    } else if flags.contains_key("register") {
+        Action::Register {
+            given_name: get("given-name"),
+            family_name: get("family-name"),
+            email: get("email"),
+            password: get("password"),
+        }
+    } else {
+        Action::SignIn {
+            email: get("email"),
+            password: get("password"),
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("devstack browse: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(UserAgent::new().authorize(&url, &action, true)) {
+        Ok(handoff) => {
+            let status = handoff.delivered.map_or(0, |(status, _)| status);
+            eprintln!(
+                "devstack browse: delivered the redirect to {} (HTTP {status})",
+                handoff.redirect.path()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("devstack browse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "browse") {
+        return browse(&args[1..]);
+    }
     let options = match parse(&args) {
         Ok(options) => options,
         Err(message) => {

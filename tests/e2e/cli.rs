@@ -1,0 +1,186 @@
+//! `kinvex login | status | logout` end to end: the real binary, the local stack, the headless
+//! user agent as BROWSER, and the real Secret Service (gnome-keyring in the test's D-Bus session).
+
+use kinvex_devstack::{Config, Running, start};
+use kinvex_e2e::required_env;
+use std::process::Output;
+
+async fn stack() -> Running {
+    start(Config {
+        any_loopback_port: true,
+        ..Config::default()
+    })
+    .await
+    .expect("stack starts")
+}
+
+fn kinvex(stack: &Running, browser: &str, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(required_env("KINVEX_E2E_CLI"));
+    command
+        .args(args)
+        .env("KINDE_ISSUER_URL", stack.issuer())
+        .env("KINDE_CLIENT_ID", &stack.state.config.client_id)
+        .env("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback")
+        .env("BROWSER", browser)
+        .env_remove("KINVEX_PLAINTEXT_TOKENS");
+    command
+}
+
+async fn run(mut command: std::process::Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("kinvex runs"))
+        .await
+        .expect("join")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Keychain items of this stack's session, counted through libsecret's own tool.
+fn keychain_items(stack: &Running) -> usize {
+    let output = std::process::Command::new("secret-tool")
+        .args(["search", "--all", "service", "dev.kinvex.desktop"])
+        .output()
+        .expect("secret-tool runs (apt-get install libsecret-tools)");
+    let listing = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    listing
+        .lines()
+        .filter(|l| l.contains("username") && l.contains(&format!("session {} ", stack.issuer())))
+        .count()
+}
+
+fn browser_for(stack: &Running, action: &str) -> String {
+    let devstack = required_env("KINVEX_E2E_DEVSTACK");
+    let demo = &stack.accounts[0];
+    match action {
+        "cancel" => format!("{devstack} browse --cancel"),
+        _ => format!(
+            "{devstack} browse --email {} --password {}",
+            demo.email, demo.password
+        ),
+    }
+}
+
+#[tokio::test]
+async fn login_status_logout_through_the_real_keychain() {
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+
+    let login = run(kinvex(&stack, &browser, &["login"])).await;
+    assert!(login.status.success(), "{}", text(&login));
+    assert!(
+        text(&login).contains("Signed in as Dana Demo <demo@kinvex.dev>"),
+        "{}",
+        text(&login)
+    );
+    assert!(
+        text(&login).contains("/oauth2/auth?"),
+        "the URL is always shown"
+    );
+    assert!(
+        keychain_items(&stack) >= 2,
+        "manifest and chunks are in the Secret Service"
+    );
+
+    let status = run(kinvex(&stack, &browser, &["status"])).await;
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(
+        text(&status).contains("demo@kinvex.dev") && text(&status).contains("OS keychain"),
+        "{}",
+        text(&status)
+    );
+    assert!(!text(&status).contains("eyJ"), "no token is ever printed");
+
+    let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
+    assert!(logout.status.success(), "{}", text(&logout));
+    assert_eq!(
+        keychain_items(&stack),
+        0,
+        "nothing of the session is left in the keychain"
+    );
+    let status = run(kinvex(&stack, &browser, &["status"])).await;
+    assert_eq!(status.status.code(), Some(1));
+    assert!(text(&status).contains("Not signed in"));
+}
+
+#[tokio::test]
+async fn cancelling_in_the_browser_is_reported_and_stores_nothing() {
+    let stack = stack().await;
+    let login = run(kinvex(&stack, &browser_for(&stack, "cancel"), &["login"])).await;
+    assert_eq!(login.status.code(), Some(1));
+    assert!(
+        text(&login).contains("cancelled") && text(&login).contains("[access_denied]"),
+        "{}",
+        text(&login)
+    );
+    assert_eq!(keychain_items(&stack), 0);
+}
+
+#[tokio::test]
+async fn without_a_browser_the_url_is_printed_and_the_wait_times_out() {
+    let stack = stack().await;
+    let login = run(kinvex(
+        &stack,
+        "",
+        &["login", "--no-browser", "--timeout", "1"],
+    ))
+    .await;
+    assert_eq!(login.status.code(), Some(1));
+    let output = text(&login);
+    assert!(
+        output.contains("Open this address in a browser")
+            && output.contains("code_challenge_method=S256"),
+        "{output}"
+    );
+    assert!(output.contains("[timeout]"), "{output}");
+}
+
+#[tokio::test]
+async fn no_d_bus_session_is_a_clear_error() {
+    let stack = stack().await;
+    let mut command = kinvex(&stack, "", &["status"]);
+    command.env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/kinvex-test-bus",
+    );
+    let status = run(command).await;
+    assert_eq!(status.status.code(), Some(1));
+    let output = text(&status);
+    assert!(
+        output.contains("No keychain is available") && output.contains("[keychain_unavailable]"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_storage_only_when_opted_in_and_then_said_plainly() {
+    let stack = stack().await;
+    let dir = std::env::temp_dir().join(format!("kinvex-plaintext-{}", std::process::id()));
+    let mut login = kinvex(&stack, &browser_for(&stack, "sign-in"), &["login"]);
+    login
+        .env("KINVEX_PLAINTEXT_TOKENS", "1")
+        .env("XDG_DATA_HOME", &dir);
+    let output = run(login).await;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("PLAINTEXT file"),
+        "the status says so: {}",
+        text(&output)
+    );
+    assert_eq!(keychain_items(&stack), 0, "nothing went to the keychain");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("kinvex/tokens.json"))
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
