@@ -184,3 +184,25 @@ async fn plaintext_storage_only_when_opted_in_and_then_said_plainly() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn register_creates_an_account_and_signs_it_in() {
+    let stack = stack().await;
+    let devstack = required_env("KINVEX_E2E_DEVSTACK");
+    let browser = format!(
+        "{devstack} browse --register --given-name Terry --family-name Terminal --email terry@example.com --password terminal-password"
+    );
+    let login = run(kinvex(&stack, &browser, &["login", "--register"])).await;
+    assert!(login.status.success(), "{}", text(&login));
+    assert!(
+        text(&login).contains("prompt=create"),
+        "Kinde's registration screen was asked for"
+    );
+    assert!(
+        text(&login).contains("Terry Terminal <terry@example.com>"),
+        "{}",
+        text(&login)
+    );
+    let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
+    assert!(logout.status.success());
+}

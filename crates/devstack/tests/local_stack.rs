@@ -989,3 +989,141 @@ async fn injected_faults_fail_requests_until_cleared() {
     let (status, _) = call(&stack, "query", "users:current", json!({}), None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn failed_webhook_deliveries_are_retried_until_the_backend_accepts() {
+    let stack = stack_with(|c| {
+        c.webhook_retries = [300, 600, 1200, 2400].map(Duration::from_millis).to_vec();
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let admin = |path: &str| format!("{}/_devstack/{path}", stack.issuer());
+    let user_id = stack.accounts[0].user_id.clone();
+    http.post(admin("faults"))
+        .json(&json!({ "backend": { "status": 503 } }))
+        .send()
+        .await
+        .unwrap();
+    let before = stack
+        .state
+        .stats
+        .webhook_deliveries
+        .load(std::sync::atomic::Ordering::SeqCst);
+    http.patch(admin(&format!("users/{user_id}")))
+        .json(&json!({ "family_name": "Retried" }))
+        .send()
+        .await
+        .unwrap();
+
+    // Wait for the first attempt to fail, then let the backend recover.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stack
+        .state
+        .stats
+        .webhook_deliveries
+        .load(std::sync::atomic::Ordering::SeqCst)
+        < before + 1
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no delivery attempt"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_ne!(
+        backend_user(&stack, &user_id).await["lastName"],
+        "Retried",
+        "not applied while failing"
+    );
+    http.post(admin("faults"))
+        .json(&json!({ "backend": {} }))
+        .send()
+        .await
+        .unwrap();
+    while backend_user(&stack, &user_id).await["lastName"] != "Retried" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retry never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        stack
+            .state
+            .stats
+            .webhook_deliveries
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= before + 2,
+        "a retry did it"
+    );
+}
+
+#[tokio::test]
+async fn admin_controls_revoke_rotate_and_shorten_over_http() {
+    let stack = stack().await;
+    let http = reqwest::Client::new();
+    let admin = |path: &str| format!("{}/_devstack/{path}", stack.issuer());
+    let tokens = sign_in(&stack, &demo(&stack), &[]).await;
+    let user_id = &stack.accounts[0].user_id;
+
+    let revoked: Value = http
+        .post(admin(&format!("users/{user_id}/revoke")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        oauth_error(refresh(&stack, refresh_token).await).await,
+        (400, "invalid_grant".into())
+    );
+
+    let old_kid = stack.state.keys().current_kid().to_string();
+    let rotated: Value = http
+        .post(admin("keys/rotate"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(rotated["kid"], old_kid.as_str());
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", stack.issuer()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "the old key stays published"
+    );
+
+    let shortened = http
+        .post(admin("lifetimes"))
+        .json(&json!({ "id_secs": 5, "access_secs": 7 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shortened.status(), 204);
+    let fresh = sign_in(&stack, &demo(&stack), &[]).await;
+    let id = claims(fresh["id_token"].as_str().unwrap());
+    assert_eq!(id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(), 5);
+    assert_eq!(fresh["expires_in"], 7);
+    assert_eq!(
+        id["kid"],
+        Value::Null,
+        "claims carry no kid; the header does"
+    );
+    let stats: Value = reqwest::get(admin("stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["code_exchanges"], 2);
+}

@@ -20,6 +20,15 @@ use time::format_description::well_known::Rfc3339;
 pub const REPLAY_WINDOW_SECONDS: i64 = 5 * 60;
 
 pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    // The backend's faults cover its HTTP actions too, so webhook retries can be exercised.
+    if let Some(status) = state.fault(|f| f.backend.clone()).status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return failure(
+            status,
+            "InjectedFault",
+            "The local backend is failing on purpose (fault injection)",
+        );
+    }
     let bad = |message: &str| failure(StatusCode::BAD_REQUEST, "BadWebhook", message);
     let content_type = headers
         .get(header::CONTENT_TYPE)
