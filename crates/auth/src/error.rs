@@ -52,6 +52,14 @@ pub enum AuthError {
     Keychain { detail: String },
     #[error("Cannot use the token file {path}: {detail}")]
     TokenFile { path: PathBuf, detail: String },
+    #[error("You are not signed in. Sign in first.")]
+    NotSignedIn,
+    #[error(
+        "Cannot reach the sign-in service to renew your session ({detail}). You are still signed in; it will be renewed when the connection returns."
+    )]
+    Offline { detail: String },
+    #[error("Please sign in again: {0}")]
+    SignInAgain(String),
 }
 
 impl AuthError {
@@ -74,6 +82,9 @@ impl AuthError {
             AuthError::KeychainUnavailable { .. } => "keychain_unavailable",
             AuthError::Keychain { .. } => "keychain",
             AuthError::TokenFile { .. } => "token_file",
+            AuthError::NotSignedIn => "not_signed_in",
+            AuthError::Offline { .. } => "offline",
+            AuthError::SignInAgain(_) => "sign_in_again",
         }
     }
 }

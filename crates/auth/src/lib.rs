@@ -16,7 +16,7 @@ pub mod token_store;
 pub use config::Config;
 pub use error::AuthError;
 pub use secret::Secret;
-pub use session::{Auth, SignInOptions, Status};
+pub use session::{Auth, SessionState, SignInOptions, Status};
 pub use token_store::{TokenSet, TokenStore};
 
 use std::path::PathBuf;

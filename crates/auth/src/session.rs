@@ -52,12 +52,51 @@ pub enum Status {
     },
 }
 
+/// What the app shows about the session; changes are announced on [`Auth::watch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionState {
+    /// Not looked at yet (nothing is read at start-up until someone asks).
+    Unknown,
+    SignedOut,
+    SignedIn {
+        subject: String,
+        email: Option<String>,
+        name: Option<String>,
+    },
+    /// Signed in, but the session could not be renewed because the provider is unreachable.
+    Offline {
+        subject: String,
+        detail: String,
+    },
+}
+
+impl SessionState {
+    fn of(tokens: &TokenSet) -> SessionState {
+        SessionState::SignedIn {
+            subject: tokens.subject.clone(),
+            email: tokens.email.clone(),
+            name: tokens.name.clone(),
+        }
+    }
+}
+
+/// How early a token is renewed before it expires.
+pub const REFRESH_MARGIN: i64 = 60;
+/// Attempts at a refresh when the provider cannot be reached, and the first pause between them.
+const REFRESH_ATTEMPTS: u32 = 3;
+const REFRESH_BACKOFF: Duration = Duration::from_millis(250);
+
 pub struct Auth {
     pub config: Config,
     http: HttpClient,
     provider: OnceCell<Arc<Provider>>,
     store: Arc<TokenStore>,
     browser: Arc<dyn Browser>,
+    /// The session as last read or written. Holding this lock is what makes a refresh
+    /// single-flight inside the process: concurrent callers wait, then see the new tokens.
+    current: tokio::sync::Mutex<Option<Option<TokenSet>>>,
+    state: tokio::sync::watch::Sender<SessionState>,
+    lock_dir: std::path::PathBuf,
 }
 
 impl Auth {
@@ -68,13 +107,32 @@ impl Auth {
         store: TokenStore,
         browser: Arc<dyn Browser>,
     ) -> Auth {
+        let lock_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| std::path::PathBuf::from(d).join("kinvex"))
+            .unwrap_or_else(|| std::env::temp_dir().join("kinvex-locks"));
         Auth {
             config,
             http,
             provider: OnceCell::new(),
             store: Arc::new(store),
             browser,
+            current: tokio::sync::Mutex::new(None),
+            state: tokio::sync::watch::channel(SessionState::Unknown).0,
+            lock_dir,
         }
+    }
+
+    /// Session state changes, for a UI that reacts instead of polling.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<SessionState> {
+        self.state.subscribe()
+    }
+
+    fn announce(&self, state: SessionState) {
+        self.state.send_if_modified(|current| {
+            let changed = *current != state;
+            *current = state;
+            changed
+        });
     }
 
     pub fn http(&self) -> &HttpClient {
@@ -249,6 +307,8 @@ impl Auth {
             name: identity.name,
         };
         self.save(tokens.clone()).await?;
+        *self.current.lock().await = Some(Some(tokens.clone()));
+        self.announce(SessionState::of(&tokens));
         Ok(tokens)
     }
 
@@ -277,6 +337,8 @@ impl Auth {
             }
         }
         self.with_store(|store| store.clear()).await?;
+        *self.current.lock().await = Some(None);
+        self.announce(SessionState::SignedOut);
 
         let mut url = provider
             .and_then(|p| p.end_session.clone())
@@ -300,6 +362,270 @@ impl Auth {
         }
         Ok(url)
     }
+}
+
+/// The token Convex gets (the access token with an API audience, the ID token otherwise) and
+/// when it expires.
+pub fn convex_token(tokens: &TokenSet, audience: bool) -> (&Secret<String>, i64) {
+    if audience {
+        (&tokens.access_token, tokens.access_expires_at)
+    } else {
+        (&tokens.id_token, tokens.id_expires_at)
+    }
+}
+
+impl Auth {
+    fn needs_refresh(&self, tokens: &TokenSet) -> bool {
+        let (_, expires_at) = convex_token(tokens, self.config.audience.is_some());
+        expires_at - REFRESH_MARGIN <= unix(SystemTime::now())
+    }
+
+    /// Reads the stored session once (silent restore) and announces what it found.
+    pub async fn restore(&self) -> Result<Option<TokenSet>, AuthError> {
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            let loaded = self.load().await?;
+            self.announce(
+                loaded
+                    .as_ref()
+                    .map_or(SessionState::SignedOut, SessionState::of),
+            );
+            *current = Some(loaded);
+        }
+        Ok(current.clone().flatten())
+    }
+
+    /// The session's tokens, renewed first when the one Convex needs expires within a minute.
+    pub async fn fresh_tokens(&self) -> Result<TokenSet, AuthError> {
+        self.fresh(None).await
+    }
+
+    /// After Convex rejected `rejected`: renews unless another caller already did.
+    pub async fn tokens_after_rejection(
+        &self,
+        rejected: &Secret<String>,
+    ) -> Result<TokenSet, AuthError> {
+        self.fresh(Some(rejected)).await
+    }
+
+    async fn fresh(&self, rejected: Option<&Secret<String>>) -> Result<TokenSet, AuthError> {
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            let loaded = self.load().await?;
+            self.announce(
+                loaded
+                    .as_ref()
+                    .map_or(SessionState::SignedOut, SessionState::of),
+            );
+            *current = Some(loaded);
+        }
+        let Some(Some(tokens)) = current.clone() else {
+            return Err(AuthError::NotSignedIn);
+        };
+        let audience = self.config.audience.is_some();
+        let stale = match rejected {
+            Some(rejected) => convex_token(&tokens, audience).0 == rejected,
+            None => self.needs_refresh(&tokens),
+        };
+        if !stale {
+            return Ok(tokens);
+        }
+        match self.refresh_across_processes(&tokens).await {
+            Ok(renewed) => {
+                self.announce(SessionState::of(&renewed));
+                *current = Some(Some(renewed.clone()));
+                Ok(renewed)
+            }
+            Err(AuthError::SessionEnded) => {
+                *current = Some(None);
+                self.announce(SessionState::SignedOut);
+                Err(AuthError::SessionEnded)
+            }
+            Err(AuthError::Offline { detail }) => {
+                self.announce(SessionState::Offline {
+                    subject: tokens.subject.clone(),
+                    detail: detail.clone(),
+                });
+                Err(AuthError::Offline { detail })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Refreshes under a lock shared with every other process of this user (the CLI and the
+    /// app), re-reading the keychain first: if another process already rotated the refresh
+    /// token, its result is used instead of spending the old token a second time.
+    async fn refresh_across_processes(&self, seen: &TokenSet) -> Result<TokenSet, AuthError> {
+        let path = self.lock_dir.join(format!(
+            "{:016x}.lock",
+            fnv(&format!(
+                "{} {}",
+                self.config.issuer_str(),
+                self.config.client_id
+            ))
+        ));
+        let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| AuthError::Keychain {
+            detail: e.to_string(),
+        })?
+        .map_err(|e| AuthError::Keychain {
+            detail: format!("cannot take the session lock: {e}"),
+        })?;
+
+        let result = async {
+            let stored = self.load().await?.ok_or(AuthError::SessionEnded)?;
+            let audience = self.config.audience.is_some();
+            let moved_on = convex_token(&stored, audience).0 != convex_token(seen, audience).0;
+            if moved_on && !self.needs_refresh(&stored) {
+                return Ok(stored);
+            }
+            let renewed = self.refresh(&stored).await?;
+            // Stored before anyone uses it: the old refresh token is already spent.
+            self.save(renewed.clone()).await?;
+            Ok(renewed)
+        }
+        .await;
+        drop(lock);
+        if matches!(result, Err(AuthError::SessionEnded)) {
+            let _ = self.with_store(|store| store.clear()).await;
+        }
+        result
+    }
+
+    /// One refresh at the token endpoint, retried with backoff while the provider is unreachable.
+    async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet, AuthError> {
+        let Some(refresh_token) = &tokens.refresh_token else {
+            return Err(AuthError::SignInAgain(
+                "this session has no refresh token (KINDE_SCOPES needs `offline`)".into(),
+            ));
+        };
+        let provider = match self.provider().await {
+            Ok(provider) => provider,
+            Err(AuthError::ProviderUnreachable { detail, .. }) => {
+                return Err(AuthError::Offline { detail });
+            }
+            Err(other) => return Err(other),
+        };
+        let endpoint = provider
+            .token_endpoint()
+            .map(|t| t.url().clone())
+            .ok_or_else(|| AuthError::Discovery {
+                url: provider.issuer.clone(),
+                detail: "no token_endpoint".into(),
+            })?;
+        let mut pause = REFRESH_BACKOFF;
+        let mut attempt = 1;
+        let body: serde_json::Value = loop {
+            let sent = self
+                .http
+                .reqwest()
+                .post(endpoint.clone())
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", self.config.client_id.as_str()),
+                    ("refresh_token", refresh_token.expose().as_str()),
+                ])
+                .send()
+                .await;
+            let failure = match sent {
+                Ok(response) if response.status().is_success() => {
+                    break response.json().await.map_err(|e| {
+                        AuthError::TokenExchange(format!(
+                            "unreadable refresh response: {}",
+                            describe(&e)
+                        ))
+                    })?;
+                }
+                Ok(response) if response.status().is_client_error() => {
+                    let error: serde_json::Value = response.json().await.unwrap_or_default();
+                    return Err(match error["error"].as_str() {
+                        Some("invalid_grant") => AuthError::SessionEnded,
+                        other => {
+                            AuthError::TokenExchange(other.unwrap_or("refresh refused").to_string())
+                        }
+                    });
+                }
+                Ok(response) => format!("the token endpoint answered HTTP {}", response.status()),
+                Err(e) => describe(&e),
+            };
+            if attempt >= REFRESH_ATTEMPTS {
+                return Err(AuthError::Offline { detail: failure });
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+            attempt += 1;
+        };
+
+        let text = |key: &str| body[key].as_str().map(str::to_string);
+        let access_token = text("access_token").ok_or_else(|| {
+            AuthError::TokenExchange("no access_token in the refresh response".into())
+        })?;
+        let now = SystemTime::now();
+        let (id_token, identity) = match text("id_token") {
+            Some(id_token) => {
+                let identity = id_token::validate(
+                    &provider,
+                    &self.http,
+                    &self.config.client_id,
+                    &id_token,
+                    None,
+                    now,
+                )
+                .await?;
+                if identity.subject != tokens.subject {
+                    return Err(AuthError::IdToken(
+                        "the refreshed ID token is for another person".into(),
+                    ));
+                }
+                (Secret::new(id_token), Some(identity))
+            }
+            None if self.config.audience.is_none() => {
+                return Err(AuthError::SignInAgain(
+                    "the sign-in service renewed the session without a new ID token".into(),
+                ));
+            }
+            None => (tokens.id_token.clone(), None),
+        };
+        Ok(TokenSet {
+            access_token: Secret::new(access_token),
+            id_token,
+            refresh_token: text("refresh_token")
+                .map(Secret::new)
+                .or_else(|| tokens.refresh_token.clone()),
+            access_expires_at: unix(now) + body["expires_in"].as_i64().unwrap_or(3600),
+            id_expires_at: identity
+                .as_ref()
+                .map_or(tokens.id_expires_at, |i| i.expires_at),
+            subject: tokens.subject.clone(),
+            email: identity
+                .as_ref()
+                .and_then(|i| i.email.clone())
+                .or_else(|| tokens.email.clone()),
+            name: identity
+                .as_ref()
+                .and_then(|i| i.name.clone())
+                .or_else(|| tokens.name.clone()),
+        })
+    }
+}
+
+/// A stable, non-cryptographic name for a lock file.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn exchange_error<E: std::error::Error + 'static>(

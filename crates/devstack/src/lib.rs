@@ -128,9 +128,12 @@ pub struct Fault {
     /// Added before every response.
     #[serde(default)]
     pub latency_ms: u64,
-    /// Answer every request with this status instead of serving it.
+    /// Answer requests with this status instead of serving them.
     #[serde(default)]
     pub status: Option<u16>,
+    /// Fail only this many requests with `status`, then serve normally; unset means all.
+    #[serde(default)]
+    pub count: Option<u32>,
 }
 
 #[derive(Default)]
@@ -190,8 +193,21 @@ impl State {
         lock(&self.lifetimes).clone()
     }
 
-    pub fn fault(&self, pick: impl Fn(&Faults) -> Fault) -> Fault {
-        pick(&lock(&self.faults))
+    /// The fault to apply to one request now, counting it against a limited fault.
+    pub fn fault(&self, pick: impl Fn(&mut Faults) -> &mut Fault) -> Fault {
+        let mut faults = lock(&self.faults);
+        let fault = pick(&mut faults);
+        let applied = fault.clone();
+        if let (Some(_), Some(count)) = (fault.status, fault.count.as_mut()) {
+            if *count == 0 {
+                return Fault {
+                    status: None,
+                    ..applied
+                };
+            }
+            *count -= 1;
+        }
+        applied
     }
 
     pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {

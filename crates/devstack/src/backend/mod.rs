@@ -69,7 +69,7 @@ async fn call(
     body: Bytes,
 ) -> Response {
     state.stats.backend_calls.fetch_add(1, Ordering::SeqCst);
-    let fault = state.fault(|f| f.backend.clone());
+    let fault = state.fault(|f| &mut f.backend);
     if fault.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
     }

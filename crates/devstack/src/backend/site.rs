@@ -21,7 +21,7 @@ pub const REPLAY_WINDOW_SECONDS: i64 = 5 * 60;
 
 pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
     // The backend's faults cover its HTTP actions too, so webhook retries can be exercised.
-    if let Some(status) = state.fault(|f| f.backend.clone()).status {
+    if let Some(status) = state.fault(|f| &mut f.backend).status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return failure(
             status,

@@ -46,7 +46,7 @@ async fn inject_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    let fault = state.fault(|f| f.idp.clone());
+    let fault = state.fault(|f| &mut f.idp);
     if fault.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
     }

@@ -1,0 +1,423 @@
+//! Staying signed in and calling Convex, against the local stack with token lifetimes of
+//! seconds: restore, refresh before expiry, one refresh for many callers, revoked sessions, an
+//! unreachable provider, 401 handling and function errors.
+
+#![allow(clippy::unwrap_used)]
+
+use kinvex_auth::browser::Browser;
+use kinvex_auth::config::Sources;
+use kinvex_auth::http::HttpClient;
+use kinvex_auth::token_store::PlaintextFile;
+use kinvex_auth::{Auth, AuthError, Config, SessionState, SignInOptions, TokenStore};
+use kinvex_convex::data::{files, profile};
+use kinvex_convex::{Client, ConvexError, Kind};
+use kinvex_devstack::user_agent::{Action, UserAgent};
+use kinvex_devstack::{Running, start};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+struct HeadlessBrowser(Action);
+
+impl Browser for HeadlessBrowser {
+    fn open(&self, url: &str) -> Result<(), String> {
+        let (url, action) = (url.to_string(), self.0.clone());
+        tokio::spawn(async move {
+            let _ = UserAgent::new().authorize(&url, &action, true).await;
+        });
+        Ok(())
+    }
+}
+
+async fn stack() -> Running {
+    start(kinvex_devstack::Config {
+        any_loopback_port: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A real file store, so a second `Auth` on the same file is a restarted app.
+fn token_file(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("kinvex-session-{tag}-{}.json", std::process::id()))
+}
+
+fn auth(stack: &Running, file: &Path, account: usize, audience: bool) -> Auth {
+    let mut pairs = vec![
+        ("KINDE_ISSUER_URL", stack.issuer()),
+        ("KINDE_CLIENT_ID", stack.state.config.client_id.as_str()),
+        ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback"),
+        ("CONVEX_URL", stack.api_url()),
+    ];
+    if audience {
+        pairs.push(("KINDE_AUDIENCE", "convex"));
+    }
+    let config = Config::from_sources(&Sources::from_pairs(pairs)).unwrap();
+    let store = TokenStore::new(
+        Box::new(PlaintextFile::new(file.to_path_buf())),
+        config.issuer_str(),
+        &config.client_id,
+    );
+    let person = &stack.accounts[account];
+    let browser = HeadlessBrowser(Action::SignIn {
+        email: person.email.clone(),
+        password: person.password.clone(),
+    });
+    Auth::new(config, HttpClient::new(), store, Arc::new(browser))
+}
+
+async fn sign_in(auth: &Auth) {
+    auth.sign_in(
+        &SignInOptions::default(),
+        true,
+        Duration::from_secs(30),
+        |_| {},
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn admin(stack: &Running, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_devstack/{path}", stack.issuer()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+fn refreshes(stack: &Running) -> u64 {
+    stack.state.stats.refreshes.load(Ordering::SeqCst)
+}
+
+/// Tokens that live 61 s are inside the 60 s refresh margin one second after they are issued.
+async fn short_lived(stack: &Running) {
+    admin(
+        stack,
+        "lifetimes",
+        json!({ "id_secs": 61, "access_secs": 61 }),
+    )
+    .await;
+}
+
+async fn past_the_margin() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn a_restarted_app_is_still_signed_in_without_a_browser() {
+    let stack = stack().await;
+    let file = token_file("restore");
+    let first = auth(&stack, &file, 0, false);
+    sign_in(&first).await;
+    drop(first);
+
+    let restarted = auth(&stack, &file, 0, false);
+    let mut states = restarted.watch();
+    assert_eq!(
+        *states.borrow(),
+        SessionState::Unknown,
+        "nothing is read until asked"
+    );
+    let restored = restarted
+        .restore()
+        .await
+        .unwrap()
+        .expect("a stored session");
+    assert_eq!(restored.subject, stack.accounts[0].user_id);
+    assert!(matches!(
+        *states.borrow_and_update(),
+        SessionState::SignedIn { .. }
+    ));
+    let me = profile(&Client::for_auth(&restarted).unwrap(), &restarted)
+        .await
+        .unwrap();
+    assert_eq!(me.email.as_deref(), Some("demo@kinvex.dev"));
+    assert_eq!(
+        me.phone.as_deref(),
+        Some("+44 7700 900123"),
+        "merged from the Convex record"
+    );
+    assert_eq!(
+        stack.state.stats.code_exchanges.load(Ordering::SeqCst),
+        1,
+        "no second sign-in"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire_for_either_kinde_setup() {
+    for audience in [false, true] {
+        let stack = stack().await;
+        short_lived(&stack).await;
+        let file = token_file(&format!("renew-{audience}"));
+        let auth = auth(&stack, &file, 0, audience);
+        sign_in(&auth).await;
+        let before = auth.fresh_tokens().await.unwrap();
+        assert_eq!(refreshes(&stack), 0, "fresh tokens are used as they are");
+        past_the_margin().await;
+        let after = auth.fresh_tokens().await.unwrap();
+        assert_eq!(refreshes(&stack), 1);
+        assert_ne!(
+            after.refresh_token, before.refresh_token,
+            "the refresh token rotated"
+        );
+        let on_disk = auth.load().await.unwrap().unwrap();
+        assert_eq!(on_disk, after, "the rotated token was stored before use");
+        let client = Client::for_auth(&auth).unwrap();
+        client
+            .call_as(&auth, Kind::Query, "users:current", &json!({}))
+            .await
+            .unwrap();
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_calls_on_an_expiring_token_make_exactly_one_refresh() {
+    let stack = stack().await;
+    short_lived(&stack).await;
+    let file = token_file("hundred");
+    let auth = Arc::new(auth(&stack, &file, 0, false));
+    sign_in(&auth).await;
+    past_the_margin().await;
+
+    let client = Client::for_auth(&auth).unwrap();
+    let calls = (0..100).map(|_| {
+        let (auth, client) = (auth.clone(), client.clone());
+        tokio::spawn(async move {
+            client
+                .call_as(&auth, Kind::Query, "users:current", &json!({}))
+                .await
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(refreshes(&stack), 1, "counted at the provider");
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_signs_out_and_empties_the_store() {
+    let stack = stack().await;
+    short_lived(&stack).await;
+    let file = token_file("revoked");
+    let auth = auth(&stack, &file, 0, false);
+    sign_in(&auth).await;
+    let mut states = auth.watch();
+    states.borrow_and_update();
+    reqwest::Client::new()
+        .post(format!(
+            "{}/_devstack/users/{}/revoke",
+            stack.issuer(),
+            stack.accounts[0].user_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    past_the_margin().await;
+
+    let error = auth.fresh_tokens().await.unwrap_err();
+    assert!(matches!(error, AuthError::SessionEnded), "{error}");
+    assert_eq!(auth.load().await.unwrap(), None, "the store is empty");
+    states.changed().await.unwrap();
+    assert_eq!(
+        *states.borrow(),
+        SessionState::SignedOut,
+        "the change is announced"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_keeps_the_session_and_recovery_follows() {
+    let stack = stack().await;
+    short_lived(&stack).await;
+    let file = token_file("offline");
+    let auth = auth(&stack, &file, 0, false);
+    sign_in(&auth).await;
+    let stored = auth.load().await.unwrap();
+    past_the_margin().await;
+
+    admin(&stack, "faults", json!({ "idp": { "status": 503 } })).await;
+    let error = auth.fresh_tokens().await.unwrap_err();
+    assert!(matches!(error, AuthError::Offline { .. }), "{error}");
+    assert_eq!(error.code(), "offline");
+    assert_eq!(auth.load().await.unwrap(), stored, "the tokens are kept");
+    assert!(matches!(
+        *auth.watch().borrow(),
+        SessionState::Offline { .. }
+    ));
+    assert!(
+        refreshes(&stack) == 0,
+        "the fault answered before the token endpoint counted"
+    );
+
+    admin(&stack, "faults", json!({ "idp": {} })).await;
+    auth.fresh_tokens().await.unwrap();
+    assert!(
+        matches!(*auth.watch().borrow(), SessionState::SignedIn { .. }),
+        "back online"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn a_401_renews_once_and_retries_once() {
+    let stack = stack().await;
+    let file = token_file("401");
+    let auth = auth(&stack, &file, 0, false);
+    sign_in(&auth).await;
+    let client = Client::for_auth(&auth).unwrap();
+    let calls = || stack.state.stats.backend_calls.load(Ordering::SeqCst);
+
+    admin(
+        &stack,
+        "faults",
+        json!({ "backend": { "status": 401, "count": 1 } }),
+    )
+    .await;
+    let before = calls();
+    client
+        .call_as(&auth, Kind::Query, "users:current", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (refreshes(&stack), calls() - before),
+        (1, 2),
+        "one refresh, one retry, then success"
+    );
+
+    admin(&stack, "faults", json!({ "backend": { "status": 401 } })).await;
+    let before = calls();
+    let error = client
+        .call_as(&auth, Kind::Query, "users:current", &json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConvexError::Unauthenticated { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        (refreshes(&stack), calls() - before),
+        (2, 2),
+        "never more than one retry"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn function_errors_keep_their_message_and_data() {
+    let stack = stack().await;
+    let client = Client::new(url::Url::parse(stack.api_url()).unwrap());
+    let error = client
+        .call(Kind::Query, "users:current", &json!({}), None)
+        .await
+        .unwrap_err();
+    match &error {
+        ConvexError::Function { message, data } => {
+            assert!(!message.is_empty());
+            assert_eq!(data.as_ref().unwrap()["code"], "UNAUTHENTICATED");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(error.code(), "function_error");
+    let missing = client
+        .call(Kind::Query, "users:nothing", &json!({}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, ConvexError::Function { data: None, .. }),
+        "{missing:?}"
+    );
+
+    admin(&stack, "faults", json!({ "backend": { "status": 503 } })).await;
+    let down = client
+        .call(Kind::Query, "users:current", &json!({}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(down, ConvexError::Http { status: 503, .. }),
+        "{down:?}"
+    );
+    let gone = Client::new(url::Url::parse("http://127.0.0.1:9/").unwrap());
+    let unreachable = gone
+        .call(Kind::Query, "users:current", &json!({}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(unreachable.code(), "backend_unreachable");
+}
+
+#[tokio::test]
+async fn files_page_through_and_never_show_another_persons() {
+    let stack = start(kinvex_devstack::Config {
+        any_loopback_port: true,
+        extra_demo_files: 230,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (demo_file, other_file) = (token_file("files-demo"), token_file("files-other"));
+    let demo = auth(&stack, &demo_file, 0, false);
+    let other = auth(&stack, &other_file, 1, false);
+    sign_in(&demo).await;
+    sign_in(&other).await;
+    let client = Client::for_auth(&demo).unwrap();
+
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = files(&client, &demo, cursor.as_deref(), 100).await.unwrap();
+        seen.extend(page.files.iter().map(|f| f.id.clone()));
+        if page.is_done {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    assert_eq!(seen.len(), 14 + 230);
+    let theirs = files(&client, &other, None, 100).await.unwrap();
+    assert_eq!(theirs.files.len(), 3);
+    assert!(theirs.files.iter().all(|f| !seen.contains(&f.id)));
+    assert!(theirs.files.iter().all(|f| f.name.starts_with("Alex")));
+    let _ = std::fs::remove_file(demo_file);
+    let _ = std::fs::remove_file(other_file);
+}
+
+#[tokio::test]
+async fn a_profile_is_stored_once_when_no_webhook_arrived() {
+    let stack = stack().await;
+    let file = token_file("store");
+    let auth = auth(&stack, &file, 0, false);
+    sign_in(&auth).await;
+    // As if the user.created webhook never came.
+    stack
+        .state
+        .store
+        .cx_delete_user(&stack.accounts[0].user_id)
+        .unwrap();
+    let me = profile(&Client::for_auth(&auth).unwrap(), &auth)
+        .await
+        .unwrap();
+    assert_eq!(me.kinde_id, stack.accounts[0].user_id);
+    assert!(me.member_since.is_some(), "users:store created the record");
+    assert!(
+        stack
+            .state
+            .store
+            .cx_user(&stack.accounts[0].user_id)
+            .unwrap()
+            .is_some()
+    );
+    let _ = std::fs::remove_file(file);
+}
