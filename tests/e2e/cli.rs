@@ -21,6 +21,7 @@ fn kinvex(stack: &Running, browser: &str, args: &[&str]) -> std::process::Comman
         .env("KINDE_ISSUER_URL", stack.issuer())
         .env("KINDE_CLIENT_ID", &stack.state.config.client_id)
         .env("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback")
+        .env("CONVEX_URL", stack.api_url())
         .env("BROWSER", browser)
         .env_remove("KINVEX_PLAINTEXT_TOKENS");
     command
@@ -205,4 +206,119 @@ async fn register_creates_an_account_and_signs_it_in() {
     );
     let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
     assert!(logout.status.success());
+}
+
+#[tokio::test]
+async fn whoami_and_files_show_the_backend_data() {
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+    assert!(
+        run(kinvex(&stack, &browser, &["login"]))
+            .await
+            .status
+            .success()
+    );
+
+    let whoami = run(kinvex(&stack, &browser, &["whoami"])).await;
+    assert!(whoami.status.success(), "{}", text(&whoami));
+    let shown = text(&whoami);
+    assert!(
+        shown.contains("Dana Demo")
+            && shown.contains("+44 7700 900123")
+            && shown.contains(&stack.accounts[0].user_id),
+        "{shown}"
+    );
+
+    let table = run(kinvex(&stack, &browser, &["files", "--limit", "5"])).await;
+    assert!(table.status.success(), "{}", text(&table));
+    let listing = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(listing.starts_with("NAME"), "{listing}");
+    assert_eq!(
+        listing.lines().count(),
+        1 + 5 + 1,
+        "header, five rows, a footer: {listing}"
+    );
+    assert!(listing.contains("use --limit"), "{listing}");
+
+    let json = run(kinvex(
+        &stack,
+        &browser,
+        &["files", "--json", "--limit", "100"],
+    ))
+    .await;
+    let all: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(all.as_array().map(Vec::len), Some(14));
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["name"].as_str().unwrap().starts_with("Alex"))
+    );
+    let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
+}
+
+#[tokio::test]
+async fn the_cli_and_the_library_refresh_at_the_same_moment_and_both_keep_working() {
+    let mut config = Config {
+        any_loopback_port: true,
+        ..Config::default()
+    };
+    // With no overlap, spending a rotated refresh token twice would revoke the whole session.
+    config.lifetimes.rotation_overlap = std::time::Duration::ZERO;
+    config.lifetimes.id = std::time::Duration::from_secs(61);
+    let stack = start(config).await.expect("stack starts");
+    let browser = browser_for(&stack, "sign-in");
+    assert!(
+        run(kinvex(&stack, &browser, &["login"]))
+            .await
+            .status
+            .success()
+    );
+    // Past the 60-second renewal margin of a 61-second token.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let settings = kinvex_auth::config::Sources::from_pairs([
+        ("KINDE_ISSUER_URL", stack.issuer()),
+        ("KINDE_CLIENT_ID", stack.state.config.client_id.as_str()),
+        ("CONVEX_URL", stack.api_url()),
+    ]);
+    let library_config = kinvex_auth::Config::from_sources(&settings).expect("config");
+    let store = kinvex_auth::default_store(&library_config);
+    let library = kinvex_auth::Auth::new(
+        library_config,
+        kinvex_auth::http::HttpClient::new(),
+        store,
+        std::sync::Arc::new(kinvex_auth::browser::SystemBrowser),
+    );
+    let client = kinvex_convex::Client::for_auth(&library).expect("client");
+
+    let no_args = serde_json::json!({});
+    let cli = run(kinvex(&stack, &browser, &["whoami"]));
+    let in_process = client.call_as(
+        &library,
+        kinvex_convex::Kind::Query,
+        "users:current",
+        &no_args,
+    );
+    let (cli, in_process) = tokio::join!(cli, in_process);
+    assert!(cli.status.success(), "the CLI kept working: {}", text(&cli));
+    let record = in_process.expect("the library kept working");
+    assert_eq!(record["kindeId"], stack.accounts[0].user_id.as_str());
+    assert_eq!(
+        stack
+            .state
+            .stats
+            .refreshes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one refresh; the other process reused it"
+    );
+
+    let again = run(kinvex(&stack, &browser, &["whoami"])).await;
+    assert!(
+        again.status.success(),
+        "still signed in afterwards: {}",
+        text(&again)
+    );
+    let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
 }

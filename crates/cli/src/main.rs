@@ -4,6 +4,8 @@ use kinvex_auth::browser::SystemBrowser;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::session::SIGN_IN_TIMEOUT;
 use kinvex_auth::{Auth, AuthError, Config, SignInOptions, Status, default_store};
+use kinvex_convex::data::{files, profile};
+use kinvex_convex::{Client, ConvexError};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,11 @@ commands:
   status    show who is signed in, until when, and where the tokens are kept
   logout    revoke the session, remove it from the keychain, end the browser session
               --no-browser       do not open the browser to end its session
+  whoami    your profile from the backend, merged with your sign-in
+              --json             print JSON
+  files     your files from the backend, newest first
+              --limit N          show at most N (default 50)
+              --json             print JSON
 
 Settings come from the environment or .env: KINDE_ISSUER_URL, KINDE_CLIENT_ID, KINDE_AUDIENCE,
 KINDE_REDIRECT_URL, KINDE_REDIRECT_FALLBACK_PORTS, KINDE_LOGOUT_REDIRECT_URL, KINDE_SCOPES.
@@ -39,8 +46,8 @@ fn parse(raw: Vec<String>) -> Result<Args, String> {
     let (mut flags, mut values) = (Vec::new(), Vec::new());
     while let Some(arg) = raw.next() {
         match arg.as_str() {
-            "--register" | "--force" | "--no-browser" => flags.push(arg),
-            "--org" | "--login-hint" | "--timeout" => {
+            "--register" | "--force" | "--no-browser" | "--json" => flags.push(arg),
+            "--org" | "--login-hint" | "--timeout" | "--limit" => {
                 let value = raw.next().ok_or_else(|| format!("{arg} needs a value"))?;
                 values.push((arg, value));
             }
@@ -108,6 +115,8 @@ fn main() -> ExitCode {
             "login" => login(&auth, &args).await,
             "status" => status(&auth).await,
             "logout" => logout(&auth, &args).await,
+            "whoami" => whoami(&auth, &args).await,
+            "files" => list_files(&auth, &args).await,
             other => Err(Failure::Usage(format!(
                 "unknown command `{other}`\n\n{USAGE}"
             ))),
@@ -123,17 +132,28 @@ fn main() -> ExitCode {
             eprintln!("error: {e} [{}]", e.code());
             ExitCode::FAILURE
         }
+        Err(Failure::Convex(e)) => {
+            eprintln!("error: {e} [{}]", e.code());
+            ExitCode::FAILURE
+        }
     }
 }
 
 enum Failure {
     Usage(String),
     Auth(AuthError),
+    Convex(ConvexError),
 }
 
 impl From<AuthError> for Failure {
     fn from(e: AuthError) -> Self {
         Failure::Auth(e)
+    }
+}
+
+impl From<ConvexError> for Failure {
+    fn from(e: ConvexError) -> Self {
+        Failure::Convex(e)
     }
 }
 
@@ -235,4 +255,152 @@ async fn logout(auth: &Auth, args: &Args) -> Result<ExitCode, Failure> {
         eprintln!("To end the browser's session too, visit {url}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Text from the backend, made safe for a terminal: control characters (escape sequences
+/// included) are shown as `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// `YYYY-MM-DD` (UTC) for milliseconds since the epoch.
+fn date(ms: f64) -> String {
+    let days = (ms / 86_400_000.0).floor() as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+async fn whoami(auth: &Auth, args: &Args) -> Result<ExitCode, Failure> {
+    let client = Client::for_auth(auth)?;
+    let me = profile(&client, auth).await?;
+    if args.flag("--json") {
+        println!("{}", serde_json::to_string_pretty(&me).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}", printable(me.name.as_deref().unwrap_or("(no name)")));
+    let rows = [
+        ("Email", me.email.clone()),
+        ("Phone", me.phone.clone()),
+        ("Kinde id", Some(me.kinde_id.clone())),
+        ("Member since", me.member_since.map(date)),
+    ];
+    for (label, value) in rows {
+        if let Some(value) = value {
+            println!("  {label:<13}{}", printable(&value));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_files(auth: &Auth, args: &Args) -> Result<ExitCode, Failure> {
+    let limit: usize =
+        match args.value("--limit") {
+            Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Failure::Usage(format!("--limit: `{text}` is not a positive number"))
+            })?,
+            None => 50,
+        };
+    let client = Client::for_auth(auth)?;
+    let mut shown = Vec::new();
+    let mut cursor = None;
+    let mut more = false;
+    while shown.len() < limit {
+        let page_size = (limit - shown.len()).min(200) as u32;
+        let page = files(&client, auth, cursor.as_deref(), page_size).await?;
+        shown.extend(page.files);
+        if page.is_done {
+            break;
+        }
+        cursor = page.cursor;
+        more = true;
+    }
+    more = more && shown.len() >= limit;
+    if args.flag("--json") {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if shown.is_empty() {
+        println!("You have no files yet.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = shown
+        .iter()
+        .map(|f| printable(&f.name).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 48);
+    let type_width = shown
+        .iter()
+        .map(|f| f.content_type.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 32);
+    println!(
+        "{:<width$}  {:<type_width$}  {:>9}  CREATED",
+        "NAME", "TYPE", "SIZE"
+    );
+    for file in &shown {
+        let mut name = printable(&file.name);
+        if name.chars().count() > width {
+            name = name.chars().take(width - 1).collect::<String>() + "…";
+        }
+        let kind: String = printable(&file.content_type)
+            .chars()
+            .take(type_width)
+            .collect();
+        println!(
+            "{name:<width$}  {kind:<type_width$}  {:>9}  {}",
+            size(file.size),
+            date(file.created)
+        );
+    }
+    if more {
+        println!("(first {} shown; use --limit to see more)", shown.len());
+    } else {
+        println!("({} files)", shown.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_sizes_and_control_characters() {
+        assert_eq!(date(0.0), "1970-01-01");
+        assert_eq!(date(1_709_251_200_000.0), "2024-03-01");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(482_113), "470.8 KB");
+        assert_eq!(size(48_221_991), "46.0 MB");
+        assert_eq!(printable("evil\u{1b}[31mred"), "evil?[31mred");
+    }
 }
