@@ -2,17 +2,56 @@
 //! where it can be tested without a window; commands here are one-line adapters over them.
 
 mod commands;
+mod desktop;
 
-use tauri::{Builder, Runtime};
+use desktop::{Desktop, SessionView};
+use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// Starts the app and blocks until its last window closes.
 pub fn run() -> Result<(), tauri::Error> {
-    with_commands(Builder::default()).run(tauri::generate_context!())
+    let builder =
+        Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            // A second launch brings the running window forward instead of opening another.
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        }));
+    with_commands(builder)
+        .manage(Desktop::from_system())
+        .setup(|app| {
+            forward_session_changes(app.handle().clone());
+            Ok(())
+        })
+        .run(tauri::generate_context!())
 }
 
 /// Everything the app registers on a builder, shared by `run` and the mock-runtime tests.
 fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::app_info])
+    builder.invoke_handler(tauri::generate_handler![
+        commands::app_info,
+        commands::session,
+        commands::sign_in,
+        commands::cancel_sign_in,
+        commands::sign_out,
+        commands::profile,
+        commands::files,
+    ])
+}
+
+/// Emits `session` whenever the session changes (signed in, out, offline), so the window
+/// reacts to events rather than polling.
+fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>) {
+    let Ok(auth) = app.state::<Desktop>().auth().cloned() else {
+        return;
+    };
+    let mut changes = auth.watch();
+    tauri::async_runtime::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let view = SessionView::from(&*changes.borrow_and_update());
+            let _ = app.emit("session", view);
+        }
+    });
 }
 
 #[cfg(test)]
@@ -35,6 +74,9 @@ mod tests {
         // The generated context carries the real capability, so this also proves it grants the
         // command to the main window.
         let app = with_commands(mock_builder())
+            .manage(Desktop::from_config(Err(
+                "not configured in this test".into()
+            )))
             .build(tauri::generate_context!())
             .expect("mock app builds");
         let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -58,5 +100,9 @@ mod tests {
         let info: serde_json::Value = response.deserialize().expect("json body");
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
         assert!(info["name"].as_str().is_some_and(|n| !n.is_empty()));
+        assert_eq!(
+            info["config_error"], "not configured in this test",
+            "the window can say what is missing"
+        );
     }
 }

@@ -26,8 +26,20 @@ impl Driver {
     /// Starts `program` with `args` in its own process group and waits until every port in
     /// `ports` accepts connections (the first is the one clients talk to).
     pub fn spawn(program: &str, args: &[String], ports: &[u16], install_hint: &str) -> Driver {
+        Driver::spawn_with(program, args, &[], ports, install_hint)
+    }
+
+    /// Like [`Driver::spawn`], with extra environment for the driver and what it launches.
+    pub fn spawn_with(
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        ports: &[u16],
+        install_hint: &str,
+    ) -> Driver {
         let mut command = Command::new(program);
         command.args(args).stdout(Stdio::null());
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
@@ -97,6 +109,11 @@ pub struct Session {
 impl Session {
     /// The real app, launched by tauri-driver.
     pub async fn desktop() -> Session {
+        Session::desktop_with(&[]).await
+    }
+
+    /// The real app with extra environment (its settings, `BROWSER`).
+    pub async fn desktop_with(env: &[(String, String)]) -> Session {
         let app = required_env("KINVEX_E2E_APP");
         let (port, native_port) = (free_port(), free_port());
         let args = vec![
@@ -106,9 +123,10 @@ impl Session {
             native_port.to_string(),
         ];
         // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
-        let driver = Driver::spawn(
+        let driver = Driver::spawn_with(
             "tauri-driver",
             &args,
+            env,
             &[port, native_port],
             "cargo install tauri-driver --locked",
         );
@@ -176,6 +194,30 @@ impl Session {
         self.find(css).await.text().await.expect("element text")
     }
 
+    /// Waits until an element matching the XPath `xpath` exists.
+    pub async fn wait_for(&self, xpath: &str) -> fantoccini::elements::Element {
+        self.client()
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("nothing matched `{xpath}` within {UI_TIMEOUT:?}: {e}"))
+    }
+
+    /// Waits until the element with `data-testid` = `id` shows exactly `text`.
+    pub async fn wait_for_text(&self, id: &str, text: &str) {
+        self.wait_for(&format!(
+            "//*[@data-testid='{id}'][normalize-space()='{text}']"
+        ))
+        .await;
+    }
+
+    /// Waits until the element with `data-testid` = `id` is shown (not `hidden`).
+    pub async fn wait_shown(&self, id: &str) {
+        self.wait_for(&format!("//*[@data-testid='{id}'][not(@hidden)]"))
+            .await;
+    }
+
     /// Waits until the element with `data-testid` = `id` has non-blank text and returns it.
     pub async fn filled_text_of(&self, id: &str) -> String {
         let xpath = format!("//*[@data-testid='{id}'][normalize-space()]");
@@ -194,12 +236,52 @@ impl Session {
         self.find(css).await.send_keys(text).await.expect("typing");
     }
 
+    /// Waits until the input matching `css` holds a value containing `text`, and returns it.
+    pub async fn wait_for_value(&self, css: &str, text: &str) -> String {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let value = self
+                .find(css)
+                .await
+                .prop("value")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if value.contains(text) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never held `{text}` (has `{value}`)"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element matching `css` once it is shown and enabled, as a person would.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("click");
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let element = self.find(css).await;
+            let ready = element.is_displayed().await.unwrap_or(false)
+                && element.is_enabled().await.unwrap_or(false);
+            if ready {
+                element.click().await.expect("click");
+                return;
+            }
+            assert!(Instant::now() < deadline, "`{css}` never became clickable");
+            // WebDriver offers no event for "became visible"; poll as its own waits do.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Saves a PNG of the viewport under the artifacts directory and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // A snapshot shows the last painted frame: let the page paint what the DOM now holds.
+        let painted = "const done = arguments[arguments.length - 1];\
+                       requestAnimationFrame(() => requestAnimationFrame(() => done()));";
+        let _ = self.client().execute_async(painted, Vec::new()).await;
         let png = self.client().screenshot().await.expect("screenshot");
         let path = self.artifacts.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");

@@ -1,0 +1,170 @@
+//! What the window's commands share: the sign-in session and the Convex client, or the reason
+//! the app is not configured. Everything here delegates to the library crates.
+
+use kinvex_auth::browser::SystemBrowser;
+use kinvex_auth::http::HttpClient;
+use kinvex_auth::{Auth, AuthError, Config, SessionState, default_store};
+use kinvex_convex::{Client, ConvexError};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// The only error shape the web view sees: a stable code to switch on and a message to show.
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<AuthError> for CommandError {
+    fn from(e: AuthError) -> Self {
+        CommandError {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<ConvexError> for CommandError {
+    fn from(e: ConvexError) -> Self {
+        CommandError {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The session as the window shows it. No token ever appears here.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionView {
+    pub state: &'static str,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<&SessionState> for SessionView {
+    fn from(state: &SessionState) -> Self {
+        let view = |state, name: Option<String>, email: Option<String>, detail: Option<String>| {
+            SessionView {
+                state,
+                name,
+                email,
+                detail,
+            }
+        };
+        match state {
+            SessionState::Unknown => view("unknown", None, None, None),
+            SessionState::SignedOut => view("signed_out", None, None, None),
+            SessionState::SignedIn { name, email, .. } => {
+                view("signed_in", name.clone(), email.clone(), None)
+            }
+            SessionState::Offline { detail, .. } => {
+                view("offline", None, None, Some(detail.clone()))
+            }
+        }
+    }
+}
+
+/// Where the app points, for the signed-out screen's badges.
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub name: String,
+    pub version: String,
+    pub issuer: Option<String>,
+    pub backend: Option<String>,
+    /// Both services on this machine: the local stack.
+    pub local: bool,
+    pub config_error: Option<String>,
+}
+
+pub struct Desktop {
+    setup: Result<(Arc<Auth>, Option<Client>), String>,
+    cancel: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Desktop {
+    /// Reads the configuration; nothing is fetched or read from the keychain yet.
+    pub fn from_system() -> Desktop {
+        Desktop::from_config(Config::from_system().map_err(|e| e.to_string()))
+    }
+
+    pub fn from_config(config: Result<Config, String>) -> Desktop {
+        let setup = config.map(|config| {
+            let store = default_store(&config);
+            let auth = Arc::new(Auth::new(
+                config,
+                HttpClient::new(),
+                store,
+                Arc::new(SystemBrowser),
+            ));
+            let client = Client::for_auth(&auth).ok();
+            (auth, client)
+        });
+        Desktop {
+            setup,
+            cancel: Mutex::new(None),
+        }
+    }
+
+    pub fn auth(&self) -> Result<&Arc<Auth>, CommandError> {
+        self.setup
+            .as_ref()
+            .map(|(auth, _)| auth)
+            .map_err(|message| CommandError {
+                code: "config".into(),
+                message: message.clone(),
+            })
+    }
+
+    pub fn client(&self) -> Result<(&Arc<Auth>, &Client), CommandError> {
+        let auth = self.auth()?;
+        let client = self.setup.as_ref().ok().and_then(|(_, c)| c.as_ref());
+        Ok((auth, client.ok_or(ConvexError::NotConfigured)?))
+    }
+
+    pub fn info(&self, name: String, version: String) -> AppInfo {
+        match &self.setup {
+            Ok((auth, _)) => {
+                let issuer = auth.config.issuer_str().to_string();
+                let backend = auth
+                    .config
+                    .convex_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/').to_string());
+                let loopback =
+                    |u: &str| u.starts_with("http://127.0.0.1") || u.starts_with("http://[::1]");
+                let local = loopback(&issuer) && backend.as_deref().is_some_and(loopback);
+                AppInfo {
+                    name,
+                    version,
+                    issuer: Some(issuer),
+                    backend,
+                    local,
+                    config_error: None,
+                }
+            }
+            Err(message) => AppInfo {
+                name,
+                version,
+                issuer: None,
+                backend: None,
+                local: false,
+                config_error: Some(message.clone()),
+            },
+        }
+    }
+
+    /// Arms the cancel switch for a sign-in about to start.
+    pub fn arm_cancel(&self) -> oneshot::Receiver<()> {
+        let (sender, receiver) = oneshot::channel();
+        *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        receiver
+    }
+
+    pub fn cancel_sign_in(&self) {
+        if let Some(sender) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = sender.send(());
+        }
+    }
+}
