@@ -171,6 +171,7 @@ async function loadProfile() {
     $("profile-email").textContent = profile.email ?? "—";
     $("profile-phone").textContent = profile.phone ?? "—";
     $("profile-id").textContent = profile.kinde_id;
+    $("profile-org").textContent = profile.organization ?? "—";
     $("profile-since").textContent = formatDate(profile.member_since);
     $("avatar").textContent = initials(profile.name, profile.email);
   } catch (error) {

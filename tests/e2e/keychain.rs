@@ -21,6 +21,7 @@ fn large_session() -> TokenSet {
         subject: "kp_keychain".into(),
         email: Some("keychain@example.com".into()),
         name: Some("Key Chain".into()),
+        organization: None,
     }
 }
 

@@ -88,14 +88,25 @@ impl Drop for Driver {
         #[cfg(unix)]
         {
             use nix::sys::signal::{Signal, killpg};
-            let _ = killpg(
-                nix::unistd::Pid::from_raw(self.child.id() as i32),
-                Signal::SIGTERM,
-            );
+            let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = killpg(group, Signal::SIGTERM);
+            let _ = self.child.wait();
+            // The app is in the group too. It must be gone before the next test launches one,
+            // or the single-instance handoff would send that launch to this dying window.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while killpg(group, None).is_ok() {
+                if Instant::now() > deadline {
+                    let _ = killpg(group, Signal::SIGKILL);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         #[cfg(not(unix))]
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

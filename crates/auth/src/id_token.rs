@@ -5,10 +5,14 @@
 use crate::discovery::Provider;
 use crate::error::AuthError;
 use crate::http::HttpClient;
-use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
+use openidconnect::core::{
+    CoreGenderClaim, CoreIdTokenVerifier, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+};
 use openidconnect::{
     ClaimsVerificationError, ClientId, IssuerUrl, Nonce, SignatureVerificationError,
 };
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,8 +27,26 @@ pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The organisation signed in to (Kinde's `org_codes`, first entry).
+    pub organization: Option<String>,
     pub expires_at: i64,
 }
+
+/// Kinde's claims beyond the standard ones that the app shows.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct KindeClaims {
+    #[serde(default)]
+    org_codes: Vec<String>,
+}
+
+impl openidconnect::AdditionalClaims for KindeClaims {}
+
+type KindeIdToken = openidconnect::IdToken<
+    KindeClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 
 pub fn unix(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
@@ -75,7 +97,7 @@ fn check(
     now: SystemTime,
 ) -> Result<Identity, Failure> {
     let parsed =
-        CoreIdToken::from_str(token).map_err(|e| Failure::Invalid(format!("malformed: {e}")))?;
+        KindeIdToken::from_str(token).map_err(|e| Failure::Invalid(format!("malformed: {e}")))?;
     let metadata = provider.metadata();
     let issuer =
         IssuerUrl::new(provider.issuer.clone()).map_err(|e| Failure::Invalid(e.to_string()))?;
@@ -126,6 +148,7 @@ fn check(
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
+        organization: claims.additional_claims().org_codes.first().cloned(),
         expires_at: claims.expiration().timestamp(),
     })
 }

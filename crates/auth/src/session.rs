@@ -305,6 +305,7 @@ impl Auth {
             subject: identity.subject,
             email: identity.email,
             name: identity.name,
+            organization: identity.organization,
         };
         self.save(tokens.clone()).await?;
         *self.current.lock().await = Some(Some(tokens.clone()));
@@ -617,6 +618,10 @@ impl Auth {
                 .as_ref()
                 .and_then(|i| i.name.clone())
                 .or_else(|| tokens.name.clone()),
+            organization: identity
+                .as_ref()
+                .and_then(|i| i.organization.clone())
+                .or_else(|| tokens.organization.clone()),
         })
     }
 }

@@ -29,6 +29,7 @@ pub struct TokenSet {
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    pub organization: Option<String>,
 }
 
 /// The stored form. Private to this module: it is the only place secrets are plain strings.
@@ -43,6 +44,8 @@ struct Stored {
     subject: String,
     email: Option<String>,
     name: Option<String>,
+    #[serde(default)]
+    organization: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -326,6 +329,7 @@ impl TokenStore {
                 subject: stored.subject,
                 email: stored.email,
                 name: stored.name,
+                organization: stored.organization,
             })),
             _ => {
                 tracing::warn!("the stored session is unreadable; treating it as signed out");
@@ -346,6 +350,7 @@ impl TokenStore {
             subject: tokens.subject.clone(),
             email: tokens.email.clone(),
             name: tokens.name.clone(),
+            organization: tokens.organization.clone(),
         };
         let text = serde_json::to_string(&stored).map_err(|e| AuthError::Keychain {
             detail: e.to_string(),
@@ -441,6 +446,7 @@ mod tests {
             subject: "kp_1".into(),
             email: Some("a@b.c".into()),
             name: None,
+            organization: Some("org_1".into()),
         }
     }
 

@@ -307,6 +307,7 @@ async fn whoami(auth: &Auth, args: &Args) -> Result<ExitCode, Failure> {
         ("Email", me.email.clone()),
         ("Phone", me.phone.clone()),
         ("Kinde id", Some(me.kinde_id.clone())),
+        ("Organization", me.organization.clone()),
         ("Member since", me.member_since.map(date)),
     ];
     for (label, value) in rows {

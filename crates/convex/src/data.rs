@@ -16,6 +16,8 @@ pub struct Profile {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub picture_url: Option<String>,
+    /// The Kinde organisation signed in to.
+    pub organization: Option<String>,
     /// When the backend first stored this person (ms since the epoch).
     pub member_since: Option<f64>,
 }
@@ -78,6 +80,7 @@ pub async fn profile(client: &Client, auth: &Auth) -> Result<Profile, ConvexErro
         email: text(&record, "email").or(tokens.email.clone()),
         phone: text(&record, "phone"),
         picture_url: text(&record, "pictureUrl"),
+        organization: tokens.organization.clone(),
         member_since: record["_creationTime"].as_f64(),
     })
 }

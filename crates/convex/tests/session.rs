@@ -109,7 +109,15 @@ async fn short_lived(stack: &Running) {
     .await;
 }
 
-async fn past_the_margin() {
+/// Waits until the first tokens need renewing, and makes renewed tokens long-lived, so that a
+/// slow machine cannot push a renewed token into the margin too.
+async fn past_the_margin(stack: &Running) {
+    admin(
+        stack,
+        "lifetimes",
+        json!({ "id_secs": 3600, "access_secs": 3600 }),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
 }
 
@@ -148,6 +156,11 @@ async fn a_restarted_app_is_still_signed_in_without_a_browser() {
         "merged from the Convex record"
     );
     assert_eq!(
+        me.organization.as_deref(),
+        Some("org_kinvex_demo"),
+        "from the ID token's org_codes"
+    );
+    assert_eq!(
         stack.state.stats.code_exchanges.load(Ordering::SeqCst),
         1,
         "no second sign-in"
@@ -165,7 +178,7 @@ async fn tokens_are_renewed_before_they_expire_for_either_kinde_setup() {
         sign_in(&auth).await;
         let before = auth.fresh_tokens().await.unwrap();
         assert_eq!(refreshes(&stack), 0, "fresh tokens are used as they are");
-        past_the_margin().await;
+        past_the_margin(&stack).await;
         let after = auth.fresh_tokens().await.unwrap();
         assert_eq!(refreshes(&stack), 1);
         assert_ne!(
@@ -190,7 +203,7 @@ async fn a_hundred_concurrent_calls_on_an_expiring_token_make_exactly_one_refres
     let file = token_file("hundred");
     let auth = Arc::new(auth(&stack, &file, 0, false));
     sign_in(&auth).await;
-    past_the_margin().await;
+    past_the_margin(&stack).await;
 
     let client = Client::for_auth(&auth).unwrap();
     let calls = (0..100).map(|_| {
@@ -226,7 +239,7 @@ async fn a_revoked_refresh_token_signs_out_and_empties_the_store() {
         .send()
         .await
         .unwrap();
-    past_the_margin().await;
+    past_the_margin(&stack).await;
 
     let error = auth.fresh_tokens().await.unwrap_err();
     assert!(matches!(error, AuthError::SessionEnded), "{error}");
@@ -248,7 +261,7 @@ async fn an_unreachable_provider_keeps_the_session_and_recovery_follows() {
     let auth = auth(&stack, &file, 0, false);
     sign_in(&auth).await;
     let stored = auth.load().await.unwrap();
-    past_the_margin().await;
+    past_the_margin(&stack).await;
 
     admin(&stack, "faults", json!({ "idp": { "status": 503 } })).await;
     let error = auth.fresh_tokens().await.unwrap_err();

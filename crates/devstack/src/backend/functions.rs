@@ -139,14 +139,20 @@ fn users_store(
     Ok(Value::String(id))
 }
 
-fn encode_cursor(doc: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(json!([doc["_creationTime"], doc["_id"]]).to_string())
+/// A cursor is the last row's position: its creation time as the exact bits of the `f64` (a
+/// float written as decimal text need not parse back to the same value, and one ULP off would
+/// repeat or skip a row at a page boundary) and its id.
+fn encode_cursor(time: f64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{:016x}:{id}", time.to_bits()))
 }
 
 fn decode_cursor(cursor: &str) -> Option<(f64, String)> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((value[0].as_f64()?, value[1].as_str()?.to_string()))
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (bits, id) = text.split_once(':')?;
+    Some((
+        f64::from_bits(u64::from_str_radix(bits, 16).ok()?),
+        id.to_string(),
+    ))
 }
 
 /// The caller's files, newest first, one page at a time: `{page, isDone, continueCursor}`.
@@ -193,10 +199,27 @@ fn files_list(
     let is_done = page.len() <= count;
     page.truncate(count);
     let continue_cursor = match page.last() {
-        Some(last) => encode_cursor(last),
-        None => after.map_or_else(String::new, |(t, id)| {
-            URL_SAFE_NO_PAD.encode(json!([t, id]).to_string())
-        }),
+        Some(last) => encode_cursor(
+            last["_creationTime"].as_f64().unwrap_or_default(),
+            last["_id"].as_str().unwrap_or_default(),
+        ),
+        None => after.map_or_else(String::new, |(time, id)| encode_cursor(time, &id)),
     };
     Ok(json!({ "page": page, "isDone": is_done, "continueCursor": continue_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_keep_the_exact_time() {
+        for time in [1_764_316_800_123.456_7, 0.1 + 0.2, f64::MAX, 1e-300] {
+            assert_eq!(
+                decode_cursor(&encode_cursor(time, "abc")),
+                Some((time, "abc".into()))
+            );
+        }
+        assert_eq!(decode_cursor("not a cursor"), None);
+    }
 }
