@@ -152,6 +152,7 @@ fn test(filters: &[String]) -> Result<(), String> {
     system::ensure(system::NODE)?;
     system::ensure_tauri_driver()?;
     system::ensure_npm_packages(&root().join("tests/wire"))?;
+    system::ensure_npm_packages(&root().join("convex"))?;
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
@@ -168,6 +169,14 @@ fn test(filters: &[String]) -> Result<(), String> {
         "warnings",
     ]);
     run(clippy, "linting (cargo clippy -- -D warnings)")?;
+
+    // The project's Convex functions, under convex-test (the same contract cases as the stack).
+    let mut convex = Command::new("npm");
+    convex
+        .args(["test", "--silent"])
+        .current_dir(root().join("convex"))
+        .env("NO_COLOR", "1");
+    run(convex, "testing the Convex functions (convex-test)")?;
 
     // The end-to-end tests drive the binary a developer gets from a plain `cargo build`.
     let mut build = cargo();

@@ -1,0 +1,95 @@
+// The contract cases in ../contract, shared with the local stack's backend (which runs them in
+// crates/devstack/tests/contract.rs): the same data, identities, calls and expectations.
+import { anyApi } from "convex/server";
+import { ConvexError } from "convex/values";
+import { describe, expect, test } from "vitest";
+import { backend } from "./setup";
+
+type Case = {
+  name: string;
+  users?: Array<Record<string, string>>;
+  files?: Array<{ owner: string; name: string; contentType: string; size: number; ageHours: number }>;
+  identity: Record<string, unknown> | null;
+  call: { kind: "query" | "mutation" | "action"; path: string; args: Record<string, unknown> };
+  expect: { value?: unknown; errorData?: unknown; errorKind?: "argument_validation" | "function_not_found" };
+};
+
+const documents = import.meta.glob<{ cases: Case[] }>("../contract/*.json", { eager: true });
+
+/** convex-test's wording for each error kind (see ../contract/README.md). */
+function kindOf(message: string): string {
+  if (/Validator error|ArgumentValidationError/.test(message)) return "argument_validation";
+  if (/no such export|Could not find public function/.test(message)) return "function_not_found";
+  return "other";
+}
+
+/** Every key the case names must match; `"<any>"` matches any present value. */
+function matches(expected: unknown, actual: unknown): boolean {
+  if (expected === "<any>") return actual !== null && actual !== undefined;
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => matches(e, actual[i]));
+  }
+  if (expected !== null && typeof expected === "object") {
+    return (
+      actual !== null &&
+      typeof actual === "object" &&
+      Object.entries(expected).every(([key, value]) => matches(value, (actual as Record<string, unknown>)[key]))
+    );
+  }
+  return expected === actual;
+}
+
+const cases = Object.entries(documents).flatMap(([file, document]) =>
+  document.cases.map((c) => [`${file.split("/").pop()}: ${c.name}`, c] as const),
+);
+
+describe("contract", () => {
+  test("has its cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(10);
+  });
+
+  test.each(cases)("%s", async (_name, c) => {
+    const t = backend();
+    await t.run(async (ctx) => {
+      for (const user of c.users ?? []) {
+        await ctx.db.insert("users", { ...(user as { kindeId: string; email: string }), updatedAt: Date.now() });
+      }
+      // Oldest first, so creation order matches the cases' ages.
+      const files = [...(c.files ?? [])].sort((a, b) => b.ageHours - a.ageHours);
+      for (const file of files) {
+        const storageId = await ctx.storage.store(new Blob(["x"]));
+        const { ageHours: _age, ...fields } = file;
+        await ctx.db.insert("files", { ...fields, storageId });
+      }
+    });
+    const caller = c.identity ? t.withIdentity(c.identity as { subject: string }) : t;
+    const [module, name] = c.call.path.split(":");
+    const ref = anyApi[module][name];
+    const run = () =>
+      c.call.kind === "query"
+        ? caller.query(ref, c.call.args)
+        : c.call.kind === "mutation"
+          ? caller.mutation(ref, c.call.args)
+          : caller.action(ref, c.call.args);
+
+    if ("value" in c.expect) {
+      const value = await run();
+      expect(matches(c.expect.value, value), JSON.stringify(value)).toBe(true);
+      return;
+    }
+    let failure: unknown;
+    try {
+      await run();
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure, "the call should fail").toBeDefined();
+    if (c.expect.errorData !== undefined) {
+      expect(failure).toBeInstanceOf(ConvexError);
+      expect(matches(c.expect.errorData, (failure as ConvexError<unknown>).data)).toBe(true);
+    }
+    if (c.expect.errorKind !== undefined) {
+      expect(kindOf(String((failure as Error).message))).toBe(c.expect.errorKind);
+    }
+  });
+});
