@@ -3,7 +3,7 @@
 //! keeping its tokens in the real Secret Service.
 
 use kinvex_devstack::{Config, Running, start};
-use kinvex_e2e::{Session, required_env};
+use kinvex_e2e::{Session, keychain_items, required_env};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -39,19 +39,6 @@ fn sign_in_browser(stack: &Running) -> String {
     )
 }
 
-fn keychain_items(stack: &Running) -> usize {
-    let output = std::process::Command::new("secret-tool")
-        .args(["search", "--all", "service", "dev.kinvex.desktop"])
-        .output()
-        .expect("secret-tool runs");
-    let listing = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    listing
-        .lines()
-        .filter(|l| l.contains("username") && l.contains(&format!("session {} ", stack.issuer())))
-        .count()
-}
-
 async fn admin(stack: &Running, path: &str, body: serde_json::Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/_devstack/{path}", stack.issuer()))
@@ -84,7 +71,7 @@ async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() 
     .await;
     app.screenshot("app-signed-in").await;
     assert!(
-        keychain_items(&stack) >= 2,
+        keychain_items(stack.issuer()) >= 2,
         "the session is in the keychain"
     );
     app.close().await;
@@ -102,7 +89,7 @@ async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() 
     app.click("[data-testid=sign-out]").await;
     app.wait_shown("screen-signed-out").await;
     assert_eq!(
-        keychain_items(&stack),
+        keychain_items(stack.issuer()),
         0,
         "nothing of the session is left in the keychain"
     );

@@ -2,7 +2,7 @@
 //! user agent as BROWSER, and the real Secret Service (gnome-keyring in the test's D-Bus session).
 
 use kinvex_devstack::{Config, Running, start};
-use kinvex_e2e::required_env;
+use kinvex_e2e::{keychain_items, required_env};
 use std::process::Output;
 
 async fn stack() -> Running {
@@ -41,20 +41,6 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// Keychain items of this stack's session, counted through libsecret's own tool.
-fn keychain_items(stack: &Running) -> usize {
-    let output = std::process::Command::new("secret-tool")
-        .args(["search", "--all", "service", "dev.kinvex.desktop"])
-        .output()
-        .expect("secret-tool runs (apt-get install libsecret-tools)");
-    let listing = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    listing
-        .lines()
-        .filter(|l| l.contains("username") && l.contains(&format!("session {} ", stack.issuer())))
-        .count()
-}
-
 fn browser_for(stack: &Running, action: &str) -> String {
     let devstack = required_env("KINVEX_E2E_DEVSTACK");
     let demo = &stack.accounts[0];
@@ -84,7 +70,7 @@ async fn login_status_logout_through_the_real_keychain() {
         "the URL is always shown"
     );
     assert!(
-        keychain_items(&stack) >= 2,
+        keychain_items(stack.issuer()) >= 2,
         "manifest and chunks are in the Secret Service"
     );
 
@@ -100,7 +86,7 @@ async fn login_status_logout_through_the_real_keychain() {
     let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
     assert!(logout.status.success(), "{}", text(&logout));
     assert_eq!(
-        keychain_items(&stack),
+        keychain_items(stack.issuer()),
         0,
         "nothing of the session is left in the keychain"
     );
@@ -119,7 +105,7 @@ async fn cancelling_in_the_browser_is_reported_and_stores_nothing() {
         "{}",
         text(&login)
     );
-    assert_eq!(keychain_items(&stack), 0);
+    assert_eq!(keychain_items(stack.issuer()), 0);
 }
 
 #[tokio::test]
@@ -173,7 +159,11 @@ async fn plaintext_storage_only_when_opted_in_and_then_said_plainly() {
         "the status says so: {}",
         text(&output)
     );
-    assert_eq!(keychain_items(&stack), 0, "nothing went to the keychain");
+    assert_eq!(
+        keychain_items(stack.issuer()),
+        0,
+        "nothing went to the keychain"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -383,3 +383,19 @@ pub fn pkce() -> (String, String) {
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
+
+/// How many Secret Service items the app's session for `issuer` occupies, counted with
+/// libsecret's own `secret-tool` rather than through the code under test.
+pub fn keychain_items(issuer: &str) -> usize {
+    let output = Command::new("secret-tool")
+        .args(["search", "--all", "service", "dev.kinvex.desktop"])
+        .output()
+        .expect("secret-tool runs (apt-get install libsecret-tools)");
+    let listing = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    let account = format!("session {issuer} ");
+    listing
+        .lines()
+        .filter(|l| l.contains("username") && l.contains(&account))
+        .count()
+}

@@ -381,9 +381,8 @@ impl Auth {
         expires_at - REFRESH_MARGIN <= unix(SystemTime::now())
     }
 
-    /// Reads the stored session once (silent restore) and announces what it found.
-    pub async fn restore(&self) -> Result<Option<TokenSet>, AuthError> {
-        let mut current = self.current.lock().await;
+    /// Fills the cache from the keychain on first use and announces what was found.
+    async fn load_once(&self, current: &mut Option<Option<TokenSet>>) -> Result<(), AuthError> {
         if current.is_none() {
             let loaded = self.load().await?;
             self.announce(
@@ -393,6 +392,13 @@ impl Auth {
             );
             *current = Some(loaded);
         }
+        Ok(())
+    }
+
+    /// Reads the stored session once (silent restore) and announces what it found.
+    pub async fn restore(&self) -> Result<Option<TokenSet>, AuthError> {
+        let mut current = self.current.lock().await;
+        self.load_once(&mut current).await?;
         Ok(current.clone().flatten())
     }
 
@@ -411,15 +417,7 @@ impl Auth {
 
     async fn fresh(&self, rejected: Option<&Secret<String>>) -> Result<TokenSet, AuthError> {
         let mut current = self.current.lock().await;
-        if current.is_none() {
-            let loaded = self.load().await?;
-            self.announce(
-                loaded
-                    .as_ref()
-                    .map_or(SessionState::SignedOut, SessionState::of),
-            );
-            *current = Some(loaded);
-        }
+        self.load_once(&mut current).await?;
         let Some(Some(tokens)) = current.clone() else {
             return Err(AuthError::NotSignedIn);
         };

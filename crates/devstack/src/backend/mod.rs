@@ -6,7 +6,7 @@ pub mod auth;
 pub mod functions;
 pub mod site;
 
-use crate::State;
+use crate::{State, lock};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as Shared};
@@ -42,6 +42,26 @@ pub fn site_router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
+/// The backend's injected fault for this request, as the response to send instead.
+pub fn injected_failure(state: &State) -> Option<Response> {
+    let status = state.fault(|f| &mut f.backend).status?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Some(failure(
+        status,
+        "InjectedFault",
+        "The local backend is failing on purpose (fault injection)",
+    ))
+}
+
+/// Whether the request's media type (parameters aside) is `expected`.
+pub fn has_content_type(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
+}
+
 /// A non-function failure: a real HTTP status with `{code, message}`.
 pub fn failure(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
@@ -69,28 +89,14 @@ async fn call(
     body: Bytes,
 ) -> Response {
     state.stats.backend_calls.fetch_add(1, Ordering::SeqCst);
-    let fault = state.fault(|f| &mut f.backend);
-    if fault.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
+    let fault = lock(&state.faults).backend.latency_ms;
+    if fault > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(fault)).await;
     }
-    if let Some(status) = fault.status {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return failure(
-            status,
-            "InjectedFault",
-            "The local backend is failing on purpose (fault injection)",
-        );
+    if let Some(response) = injected_failure(&state) {
+        return response;
     }
-
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    {
+    if !has_content_type(&headers, "application/json") {
         return failure(
             StatusCode::BAD_REQUEST,
             "BadContentType",

@@ -3,12 +3,12 @@
 //! would reject every real webhook. Replays outside a window on `timestamp` are refused, and a
 //! repeated `event_id` is acknowledged without being applied twice.
 
-use super::failure;
+use super::{failure, has_content_type, injected_failure};
 use crate::store::CxUserFields;
 use crate::{State, unix_now_ms};
 use axum::body::Bytes;
 use axum::extract::State as Shared;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
@@ -21,24 +21,11 @@ pub const REPLAY_WINDOW_SECONDS: i64 = 5 * 60;
 
 pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
     // The backend's faults cover its HTTP actions too, so webhook retries can be exercised.
-    if let Some(status) = state.fault(|f| &mut f.backend).status {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return failure(
-            status,
-            "InjectedFault",
-            "The local backend is failing on purpose (fault injection)",
-        );
+    if let Some(response) = injected_failure(&state) {
+        return response;
     }
     let bad = |message: &str| failure(StatusCode::BAD_REQUEST, "BadWebhook", message);
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/jwt"))
-    {
+    if !has_content_type(&headers, "application/jwt") {
         return bad("Content-Type must be application/jwt");
     }
     let Ok(token) = std::str::from_utf8(&body) else {
