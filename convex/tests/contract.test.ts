@@ -1,7 +1,7 @@
 // The contract cases in ../contract, shared with the local stack's backend (which runs them in
 // crates/devstack/tests/contract.rs): the same data, identities, calls and expectations.
 import { anyApi } from "convex/server";
-import { ConvexError } from "convex/values";
+import { ConvexError, type Value } from "convex/values";
 import { describe, expect, test } from "vitest";
 import { backend } from "./setup";
 
@@ -86,7 +86,7 @@ describe("contract", () => {
     expect(failure, "the call should fail").toBeDefined();
     if (c.expect.errorData !== undefined) {
       expect(failure).toBeInstanceOf(ConvexError);
-      expect(matches(c.expect.errorData, (failure as ConvexError<unknown>).data)).toBe(true);
+      expect(matches(c.expect.errorData, (failure as ConvexError<Value>).data)).toBe(true);
     }
     if (c.expect.errorKind !== undefined) {
       expect(kindOf(String((failure as Error).message))).toBe(c.expect.errorKind);

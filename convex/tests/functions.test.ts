@@ -43,7 +43,7 @@ describe("users", () => {
 describe("files", () => {
   test("upload, list, and delete are the owner's alone", async () => {
     const t = backend();
-    const upload = async (who: typeof ada, name: string, bytes: string, type: string) => {
+    const upload = async (who: { subject: string; issuer: string }, name: string, bytes: string, type: string) => {
       const storageId = await t.run((ctx) => ctx.storage.store(new Blob([bytes], { type })));
       return await t.withIdentity(who).mutation(api.files.save, { storageId, name });
     };
@@ -74,7 +74,9 @@ describe("files", () => {
     const names: string[] = [];
     let cursor: string | null = null;
     for (;;) {
-      const page = await t.withIdentity(ada).query(api.files.list, { paginationOpts: { numItems: 10, cursor } });
+      const page: { page: Array<{ name: string }>; isDone: boolean; continueCursor: string } = await t
+        .withIdentity(ada)
+        .query(api.files.list, { paginationOpts: { numItems: 10, cursor } });
       names.push(...page.page.map((f: { name: string }) => f.name));
       if (page.isDone) break;
       cursor = page.continueCursor;
