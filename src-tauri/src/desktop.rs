@@ -90,16 +90,13 @@ impl Desktop {
     }
 
     pub fn from_config(config: Result<Config, String>) -> Desktop {
-        let setup = config.map(|config| {
+        // A setup problem (configuration, proxy settings) is shown on the signed-out screen.
+        let setup = config.and_then(|config| {
+            let http = HttpClient::new().map_err(|e| e.to_string())?;
             let store = default_store(&config);
-            let auth = Arc::new(Auth::new(
-                config,
-                HttpClient::new(),
-                store,
-                Arc::new(SystemBrowser),
-            ));
+            let auth = Arc::new(Auth::new(config, http, store, Arc::new(SystemBrowser)));
             let client = Client::for_auth(&auth).ok();
-            (auth, client)
+            Ok((auth, client))
         });
         Desktop {
             setup,

@@ -278,7 +278,7 @@ async fn the_cli_and_the_library_refresh_at_the_same_moment_and_both_keep_workin
     let store = kinvex_auth::default_store(&library_config);
     let library = kinvex_auth::Auth::new(
         library_config,
-        kinvex_auth::http::HttpClient::new(),
+        kinvex_auth::http::HttpClient::new().expect("http client"),
         store,
         std::sync::Arc::new(kinvex_auth::browser::SystemBrowser),
     );

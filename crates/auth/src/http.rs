@@ -16,25 +16,24 @@ pub struct HttpClient {
 pub struct HttpError(String);
 
 impl HttpClient {
-    pub fn new() -> HttpClient {
+    /// Fails only if the environment's proxy settings or the TLS backend are unusable.
+    pub fn new() -> Result<HttpClient, HttpError> {
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("kinvex/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("an HTTP client with a fixed configuration always builds");
-        HttpClient { inner }
+            .map_err(|e| {
+                HttpError(format!(
+                    "cannot set up HTTPS ({e}); check HTTPS_PROXY and HTTP_PROXY"
+                ))
+            })?;
+        Ok(HttpClient { inner })
     }
 
     pub fn reqwest(&self) -> &reqwest::Client {
         &self.inner
-    }
-}
-
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

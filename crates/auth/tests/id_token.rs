@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 async fn setup() -> (Running, Provider, HttpClient) {
     let stack = start(kinvex_devstack::Config::default()).await.unwrap();
-    let http = HttpClient::new();
+    let http = HttpClient::new().unwrap();
     let provider = Provider::discover(
         &http,
         &url::Url::parse(&format!("{}/", stack.issuer())).unwrap(),

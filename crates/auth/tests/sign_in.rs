@@ -67,7 +67,7 @@ fn new_auth(config: Config, action: Action) -> (Auth, Arc<HeadlessBrowser>) {
         &config.client_id,
     );
     (
-        Auth::new(config, HttpClient::new(), store, browser.clone()),
+        Auth::new(config, HttpClient::new().unwrap(), store, browser.clone()),
         browser,
     )
 }

@@ -109,7 +109,14 @@ fn main() -> ExitCode {
         }
     };
     let store = default_store(&config);
-    let auth = Auth::new(config, HttpClient::new(), store, Arc::new(SystemBrowser));
+    let http = match HttpClient::new() {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let auth = Auth::new(config, http, store, Arc::new(SystemBrowser));
     let result = runtime.block_on(async {
         match args.command.as_str() {
             "login" => login(&auth, &args).await,

@@ -78,23 +78,28 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(url: Url) -> Client {
+    /// Fails only if the environment's proxy settings or the TLS backend are unusable.
+    pub fn new(url: Url) -> Result<Client, ConvexError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
-            .expect("an HTTP client with a fixed configuration always builds");
-        Client { http, url }
+            .map_err(|e| ConvexError::Transport {
+                url: url.to_string(),
+                detail: format!("cannot set up HTTPS ({e})"),
+            })?;
+        Ok(Client { http, url })
     }
 
     /// The client for the deployment in the sign-in configuration.
     pub fn for_auth(auth: &Auth) -> Result<Client, ConvexError> {
-        auth.config
-            .convex_url
-            .clone()
-            .map(Client::new)
-            .ok_or(ConvexError::NotConfigured)
+        Client::new(
+            auth.config
+                .convex_url
+                .clone()
+                .ok_or(ConvexError::NotConfigured)?,
+        )
     }
 
     /// One call, as `token`'s owner or anonymously.

@@ -66,7 +66,7 @@ fn auth(stack: &Running, file: &Path, account: usize, audience: bool) -> Auth {
         email: person.email.clone(),
         password: person.password.clone(),
     });
-    Auth::new(config, HttpClient::new(), store, Arc::new(browser))
+    Auth::new(config, HttpClient::new().unwrap(), store, Arc::new(browser))
 }
 
 async fn sign_in(auth: &Auth) {
@@ -333,7 +333,7 @@ async fn a_401_renews_once_and_retries_once() {
 #[tokio::test]
 async fn function_errors_keep_their_message_and_data() {
     let stack = stack().await;
-    let client = Client::new(url::Url::parse(stack.api_url()).unwrap());
+    let client = Client::new(url::Url::parse(stack.api_url()).unwrap()).unwrap();
     let error = client
         .call(Kind::Query, "users:current", &json!({}), None)
         .await
@@ -364,7 +364,7 @@ async fn function_errors_keep_their_message_and_data() {
         matches!(down, ConvexError::Http { status: 503, .. }),
         "{down:?}"
     );
-    let gone = Client::new(url::Url::parse("http://127.0.0.1:9/").unwrap());
+    let gone = Client::new(url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
     let unreachable = gone
         .call(Kind::Query, "users:current", &json!({}), None)
         .await
