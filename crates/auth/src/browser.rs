@@ -35,9 +35,9 @@ fn open_with(browsers: &str, url: &str) -> Result<(), String> {
         } else {
             words.push(url.to_string());
         }
-        let (program, args) = words
-            .split_first()
-            .expect("a non-blank candidate has a word");
+        let Some((program, args)) = words.split_first() else {
+            continue;
+        };
         match Command::new(program)
             .args(args)
             .stdin(Stdio::null())

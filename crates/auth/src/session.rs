@@ -122,6 +122,19 @@ impl Auth {
         }
     }
 
+    /// Opens `url` in the browser; a failure is only a warning, since the URL is also shown.
+    fn open_in_browser(&self, url: &Url) {
+        if let Err(detail) = self.browser.open(url.as_str()) {
+            tracing::warn!(
+                "{}",
+                AuthError::Browser {
+                    url: url.to_string(),
+                    detail
+                }
+            );
+        }
+    }
+
     /// Session state changes, for a UI that reacts instead of polling.
     pub fn watch(&self) -> tokio::sync::watch::Receiver<SessionState> {
         self.state.subscribe()
@@ -251,14 +264,8 @@ impl Auth {
         let (url, state, nonce) = request.url();
 
         show_url(&url);
-        if open_browser && let Err(detail) = self.browser.open(url.as_str()) {
-            tracing::warn!(
-                "{}",
-                AuthError::Browser {
-                    url: url.to_string(),
-                    detail
-                }
-            );
+        if open_browser {
+            self.open_in_browser(&url);
         }
 
         let state = Secret::new(state.secret().clone());
@@ -352,14 +359,8 @@ impl Auth {
             url.query_pairs_mut()
                 .append_pair("redirect", redirect.as_str());
         }
-        if open_browser && let Err(detail) = self.browser.open(url.as_str()) {
-            tracing::warn!(
-                "{}",
-                AuthError::Browser {
-                    url: url.to_string(),
-                    detail
-                }
-            );
+        if open_browser {
+            self.open_in_browser(&url);
         }
         Ok(url)
     }

@@ -50,6 +50,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
+    #[error("cannot set up the stack's HTTP client: {0}")]
+    Http(String),
     #[error(transparent)]
     Store(#[from] store::StoreError),
 }
@@ -352,7 +354,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
-        .expect("a plain HTTP client always builds");
+        .map_err(|e| StartError::Http(e.to_string()))?;
     let (outbox, deliveries) = webhooks::Outbox::new();
     let state = Arc::new(State {
         lifetimes: Mutex::new(config.lifetimes.clone()),
