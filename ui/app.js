@@ -308,7 +308,20 @@ $("copy-url").addEventListener("click", () => {
   const copied = navigator.clipboard?.writeText(input.value);
   if (!copied) document.execCommand("copy");
 });
-$("files-viewport").addEventListener("scroll", () => requestAnimationFrame(renderRows), { passive: true });
+// At most one render per frame, however many scroll events arrive.
+let renderQueued = false;
+$("files-viewport").addEventListener(
+  "scroll",
+  () => {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      renderRows();
+    });
+  },
+  { passive: true },
+);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && view.screen === "signing-in") call("cancel_sign_in");
 });

@@ -257,14 +257,20 @@ async fn ten_thousand_files_stay_a_short_list_in_the_page() {
         "only the visible rows are in the page: {first}"
     );
 
-    // Scrolling to the end keeps pulling pages until the last file is there.
+    // Scrolling to the end keeps pulling pages until the last file is there. Scroll again only
+    // once the count has moved, as a person reading the list would.
     let last = "//*[@data-testid='files']//span[normalize-space()='Generated file 10000.txt']";
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen_count = String::new();
     loop {
-        app.client()
-            .execute("const v = document.getElementById('files-viewport'); v.scrollTop = v.scrollHeight;", Vec::new())
-            .await
-            .expect("scroll");
+        let count = app.text_of("[data-testid=files-count]").await;
+        if count != seen_count {
+            seen_count = count;
+            app.client()
+                .execute("const v = document.getElementById('files-viewport'); v.scrollTop = v.scrollHeight;", Vec::new())
+                .await
+                .expect("scroll");
+        }
         let shown = app
             .client()
             .find_all(fantoccini::Locator::XPath(last))
@@ -273,8 +279,11 @@ async fn ten_thousand_files_stay_a_short_list_in_the_page() {
         if !shown.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "the last file never appeared");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            Instant::now() < deadline,
+            "the last file never appeared (at {seen_count})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(
         app.text_of("[data-testid=files-count]").await,
