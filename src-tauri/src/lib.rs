@@ -17,13 +17,46 @@ pub fn run() -> Result<(), tauri::Error> {
                 let _ = window.set_focus();
             }
         }));
-    with_commands(builder)
+    with_commands(builder.plugin(tauri_plugin_deep_link::init()))
         .manage(Desktop::from_system())
         .setup(|app| {
             forward_session_changes(app.handle().clone());
+            route_scheme_redirects(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())
+}
+
+/// Hands URLs the operating system opens for the app's scheme to the waiting sign-in. On Linux
+/// and Windows they arrive as a second launch's argument, which the single-instance plugin
+/// forwards here; on macOS as an event. Installers register the scheme; a development build
+/// registers itself at start-up, but only when it is configured to use the scheme.
+fn route_scheme_redirects<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let Ok(auth) = app.state::<Desktop>().auth().cloned() else {
+        return;
+    };
+    #[cfg(any(windows, target_os = "linux"))]
+    if !auth.config.redirect_is_loopback() {
+        // Runs helper programs (xdg-mime); the window need not wait for them.
+        let app = app.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = app.deep_link().register(kinvex_auth::config::APP_SCHEME) {
+                eprintln!(
+                    "kinvex: could not register the {} scheme with the desktop ({e}); signing in needs it registered by the installer",
+                    kinvex_auth::config::APP_SCHEME
+                );
+            }
+        });
+    }
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            // The URL carries an authorization code: it is never printed.
+            if let Err(rejected) = auth.deliver_redirect(&url) {
+                eprintln!("kinvex: ignored a {}: link: {rejected}", url.scheme());
+            }
+        }
+    });
 }
 
 /// Everything the app registers on a builder, shared by `run` and the mock-runtime tests.
@@ -67,6 +100,18 @@ mod tests {
         } else {
             "tauri://localhost"
         }
+    }
+
+    #[test]
+    fn installers_register_the_scheme_the_sign_in_core_accepts() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");
+        let schemes = &config["plugins"]["deep-link"]["desktop"]["schemes"];
+        assert_eq!(
+            schemes,
+            &serde_json::json!([kinvex_auth::config::APP_SCHEME])
+        );
+        assert_eq!(config["identifier"], kinvex_auth::config::APP_SCHEME);
     }
 
     #[test]

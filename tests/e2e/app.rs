@@ -297,3 +297,53 @@ async fn ten_thousand_files_stay_a_short_list_in_the_page() {
     app.wait_shown("screen-signed-out").await;
     app.close().await;
 }
+
+/// Asks the desktop (GIO, as GNOME's xdg-open does) which application opens `scheme:` links.
+fn scheme_handler(scheme: &str) -> String {
+    let output = std::process::Command::new("gio")
+        .args(["mime", &format!("x-scheme-handler/{scheme}")])
+        .output()
+        .expect("gio runs (package libglib2.0-bin)");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn the_apps_scheme_brings_the_sign_in_back_through_the_desktop() {
+    // The whole path a tenant with a custom-scheme callback gets: the browser's last redirect
+    // goes to xdg-open, the desktop starts the registered app with the URL, the single-instance
+    // plugin hands it to the running window, and the waiting sign-in takes it.
+    let stack = stack().await;
+    let mut env = settings(&stack, &sign_in_browser(&stack));
+    for (key, value) in &mut env {
+        if key == "KINDE_REDIRECT_URL" {
+            *value = "dev.kinvex.desktop:/callback".into();
+        }
+    }
+    // xdg-open hands links to GIO on GNOME. Its generic mode (no desktop named) in Debian 12's
+    // xdg-utils 1.1.3 cannot read the quoted Exec line of a runtime registration.
+    env.push(("XDG_CURRENT_DESKTOP".into(), "GNOME".into()));
+    let app = Session::desktop_with(&env).await;
+    app.wait_shown("screen-signed-out").await;
+    // A development build registers itself when configured for the scheme; wait until the
+    // desktop knows it (there is no event to wait on for that).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !scheme_handler("dev.kinvex.desktop").contains(": kinvex-desktop-handler.desktop") {
+        assert!(
+            Instant::now() < deadline,
+            "the app did not register its scheme: `{}`",
+            scheme_handler("dev.kinvex.desktop")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let exchanges = stack.state.stats.code_exchanges.load(Ordering::SeqCst);
+    app.click("[data-testid=sign-in]").await;
+    app.wait_for_text("profile-name", "Dana Demo").await;
+    assert_eq!(
+        stack.state.stats.code_exchanges.load(Ordering::SeqCst),
+        exchanges + 1
+    );
+    app.click("[data-testid=sign-out]").await;
+    app.wait_shown("screen-signed-out").await;
+    app.close().await;
+}

@@ -314,3 +314,26 @@ async fn the_cli_and_the_library_refresh_at_the_same_moment_and_both_keep_workin
     );
     let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
 }
+
+#[tokio::test]
+async fn the_apps_scheme_redirect_is_refused_by_the_cli_with_the_fix() {
+    let stack = stack().await;
+    let mut command = kinvex(&stack, &browser_for(&stack, "sign-in"), &["login"]);
+    command.env("KINDE_REDIRECT_URL", "dev.kinvex.desktop:/callback");
+    let login = run(command).await;
+    assert_eq!(login.status.code(), Some(2));
+    let output = text(&login);
+    assert!(
+        output.contains("desktop app's scheme")
+            && output.contains("KINDE_REDIRECT_URL=http://127.0.0.1:53180/callback"),
+        "{output}"
+    );
+    assert_eq!(
+        stack
+            .state
+            .stats
+            .code_exchanges
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}

@@ -68,6 +68,19 @@ pub const DESKTOP_SESSION: &[Need] = &[
         package: "webkit2gtk-driver",
         present: Probe::Program("WebKitWebDriver"),
     },
+    // The custom-scheme redirect: the browser's opener, GIO behind it, the desktop database.
+    Need {
+        package: "xdg-utils",
+        present: Probe::Program("xdg-open"),
+    },
+    Need {
+        package: "libglib2.0-bin",
+        present: Probe::Program("gio"),
+    },
+    Need {
+        package: "desktop-file-utils",
+        present: Probe::Program("update-desktop-database"),
+    },
     Need {
         package: "chromium",
         present: Probe::Program("chromium"),

@@ -9,6 +9,9 @@ use url::Url;
 
 pub const DEFAULT_REDIRECT: &str = "http://127.0.0.1:53180/callback";
 pub const DEFAULT_SCOPES: &str = "openid profile email offline";
+/// The private-use URI scheme the installers register for the app (RFC 8252 §7.1: the app's
+/// reverse domain name). `dev.kinvex.desktop:/callback` is the alternative to the loopback redirect.
+pub const APP_SCHEME: &str = "dev.kinvex.desktop";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -33,7 +36,8 @@ pub struct Config {
     pub client_id: String,
     /// With an API audience the access token is what Convex gets; without, the ID token.
     pub audience: Option<String>,
-    /// The loopback callback. Port 0 means any free port (for providers that allow it).
+    /// The loopback callback (port 0 means any free port, for providers that allow it), or the
+    /// app's private-use scheme URL, which only the desktop app can receive.
     pub redirect: Url,
     /// Registered ports to try, in order, when the redirect's port is taken.
     pub fallback_ports: Vec<u16>,
@@ -122,6 +126,29 @@ fn http_url(var: &'static str, value: &str, example: &'static str) -> Result<Url
     Ok(url)
 }
 
+/// A desktop callback is http on a loopback address with an explicit port (RFC 8252 §7.3), or the
+/// app's own private-use scheme (§7.1), which is the only scheme the installers register.
+fn check_redirect(redirect: &Url, text: &str) -> Result<(), ConfigError> {
+    const REDIRECT_EXAMPLE: &str = DEFAULT_REDIRECT;
+    let why = match redirect.scheme() {
+        "http" if !is_loopback(redirect) => {
+            "a desktop callback must be http on 127.0.0.1 or [::1] (RFC 8252)"
+        }
+        "http" if redirect.port().is_none() => "it needs an explicit port (0 for any)",
+        "http" => return Ok(()),
+        APP_SCHEME if redirect.host_str().is_none_or(str::is_empty) && redirect.path() != "/" => {
+            return Ok(());
+        }
+        APP_SCHEME => {
+            "write the app's scheme with one slash and a path: dev.kinvex.desktop:/callback"
+        }
+        _ => {
+            "use http on 127.0.0.1 with a port, or the app's registered scheme dev.kinvex.desktop:/callback"
+        }
+    };
+    Err(malformed("KINDE_REDIRECT_URL", text, why, REDIRECT_EXAMPLE))
+}
+
 impl Config {
     pub fn from_system() -> Result<Config, ConfigError> {
         Config::from_sources(&Sources::system())
@@ -164,23 +191,15 @@ impl Config {
         let redirect_text = sources
             .get("KINDE_REDIRECT_URL")
             .unwrap_or_else(|| DEFAULT_REDIRECT.into());
-        let redirect = http_url("KINDE_REDIRECT_URL", &redirect_text, REDIRECT_EXAMPLE)?;
-        if redirect.scheme() != "http" || !is_loopback(&redirect) {
-            return Err(malformed(
+        let redirect = Url::parse(&redirect_text).map_err(|e| {
+            malformed(
                 "KINDE_REDIRECT_URL",
                 &redirect_text,
-                "a desktop callback must be http on 127.0.0.1 or [::1] (RFC 8252)",
+                e.to_string(),
                 REDIRECT_EXAMPLE,
-            ));
-        }
-        if redirect.port().is_none() {
-            return Err(malformed(
-                "KINDE_REDIRECT_URL",
-                &redirect_text,
-                "it needs an explicit port (0 for any)",
-                REDIRECT_EXAMPLE,
-            ));
-        }
+            )
+        })?;
+        check_redirect(&redirect, &redirect_text)?;
 
         let fallback_ports = match sources.get("KINDE_REDIRECT_FALLBACK_PORTS") {
             None => Vec::new(),
@@ -241,6 +260,11 @@ impl Config {
             scopes,
             convex_url,
         })
+    }
+
+    /// Whether the callback arrives at a loopback listener (rather than through the app's scheme).
+    pub fn redirect_is_loopback(&self) -> bool {
+        self.redirect.scheme() == "http"
     }
 
     /// The issuer as written in tokens: no trailing slash.
@@ -305,6 +329,10 @@ mod tests {
             ("KINDE_ISSUER_URL", "http://acme.kinde.com"),
             ("KINDE_REDIRECT_URL", "http://localhost:53180/callback"),
             ("KINDE_REDIRECT_URL", "https://127.0.0.1:53180/callback"),
+            ("KINDE_REDIRECT_URL", "http://127.0.0.1/callback"),
+            ("KINDE_REDIRECT_URL", "myapp:/callback"),
+            ("KINDE_REDIRECT_URL", "dev.kinvex.desktop://callback"),
+            ("KINDE_REDIRECT_URL", "dev.kinvex.desktop:/"),
             ("KINDE_REDIRECT_FALLBACK_PORTS", "53181,x"),
             ("KINDE_SCOPES", "profile email"),
             ("KINDE_SCOPES", "openid offline_access"),
@@ -335,5 +363,15 @@ mod tests {
         assert_eq!(c.redirect.port(), Some(0));
         assert_eq!(c.fallback_ports, [53181, 53182]);
         assert!(c.convex_url.is_some());
+    }
+
+    #[test]
+    fn the_apps_own_scheme_is_an_alternative_redirect() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("KINDE_REDIRECT_URL", "dev.kinvex.desktop:/callback"));
+        let c = config(&pairs).unwrap();
+        assert!(!c.redirect_is_loopback());
+        assert_eq!(c.redirect.as_str(), "dev.kinvex.desktop:/callback");
+        assert!(config(&BASE).unwrap().redirect_is_loopback());
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod id_token;
 pub mod loopback;
+pub mod redirect;
 pub mod secret;
 pub mod session;
 pub mod token_store;

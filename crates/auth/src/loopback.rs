@@ -7,6 +7,7 @@
 //! nor hijack the sign-in. The port is released on every way out: answer, timeout or cancel.
 
 use crate::error::AuthError;
+use crate::redirect::{self, Outcome, Rejection};
 use crate::secret::Secret;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri, header};
@@ -25,9 +26,6 @@ pub struct Listener {
     listener: TcpListener,
     redirect: Url,
 }
-
-/// What the browser brought back.
-type Outcome = Result<Secret<String>, AuthError>;
 
 impl Listener {
     /// Binds the redirect URL's loopback address on its port, or on the first free fallback.
@@ -98,11 +96,7 @@ impl Listener {
                 .await;
         });
 
-        let outcome = tokio::select! {
-            answer = receiver => answer.unwrap_or(Err(AuthError::Cancelled)),
-            _ = tokio::time::sleep(timeout) => Err(AuthError::Timeout { seconds: timeout.as_secs() }),
-            _ = cancel => Err(AuthError::Cancelled),
-        };
+        let outcome = redirect::settle(receiver, timeout, cancel).await;
 
         // Let the browser receive its page, then close. Connections that linger (a flood, a
         // stuck keep-alive) are cut after a moment so the port is always released.
@@ -142,48 +136,21 @@ async fn handle(
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if uri.path() != callback.path {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Not the sign-in page",
-            "This address is not part of signing in to Kinvex.",
-        );
-    }
-    if query.get("state").map(String::as_str) != Some(callback.state.expose().as_str()) {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in not recognised",
-            "This response does not belong to the sign-in Kinvex started. Return to the app and try again.",
-        );
-    }
-    // RFC 9207: when the provider names itself, it must be the provider we asked.
-    if query
-        .get("iss")
-        .is_some_and(|iss| iss.trim_end_matches('/') != callback.issuer)
-    {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in not recognised",
-            "This response came from a different sign-in service.",
-        );
-    }
-    let outcome: Outcome = if let Some(error) = query.get("error") {
-        if error == "access_denied" {
-            Err(AuthError::Denied)
-        } else {
-            Err(AuthError::Provider {
-                error: error.clone(),
-                description: query.get("error_description").cloned(),
-            })
-        }
-    } else if let Some(code) = query.get("code").filter(|c| !c.is_empty()) {
-        Ok(Secret::new(code.clone()))
+    let read = if uri.path() == callback.path {
+        redirect::read(&query, &callback.state, &callback.issuer)
     } else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in incomplete",
-            "The response carried no authorization code.",
-        );
+        Err(Rejection::WrongPath)
+    };
+    let outcome = match read {
+        Ok(outcome) => outcome,
+        Err(rejection) => {
+            let (status, title) = match rejection {
+                Rejection::WrongPath => (StatusCode::NOT_FOUND, "Not the sign-in page"),
+                Rejection::NoCode => (StatusCode::BAD_REQUEST, "Sign-in incomplete"),
+                _ => (StatusCode::BAD_REQUEST, "Sign-in not recognised"),
+            };
+            return page(status, title, &rejection.to_string());
+        }
     };
 
     let sender = callback

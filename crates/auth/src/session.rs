@@ -9,6 +9,7 @@ use crate::error::AuthError;
 use crate::http::{HttpClient, describe};
 use crate::id_token::{self, unix};
 use crate::loopback::Listener;
+use crate::redirect::{self, Rejection, SchemeHandoff};
 use crate::secret::Secret;
 use crate::token_store::{Location, TokenSet, TokenStore};
 use openidconnect::core::CoreClient;
@@ -97,6 +98,7 @@ pub struct Auth {
     current: tokio::sync::Mutex<Option<Option<TokenSet>>>,
     state: tokio::sync::watch::Sender<SessionState>,
     lock_dir: std::path::PathBuf,
+    handoff: SchemeHandoff,
 }
 
 impl Auth {
@@ -119,6 +121,7 @@ impl Auth {
             current: tokio::sync::Mutex::new(None),
             state: tokio::sync::watch::channel(SessionState::Unknown).0,
             lock_dir,
+            handoff: SchemeHandoff::default(),
         }
     }
 
@@ -222,13 +225,22 @@ impl Auth {
         cancel: impl Future<Output = ()>,
     ) -> Result<TokenSet, AuthError> {
         let provider = self.provider().await?;
-        let listener = Listener::bind(&self.config.redirect, &self.config.fallback_ports)?;
-        let redirect = RedirectUrl::new(listener.redirect_uri().to_string()).map_err(|e| {
-            AuthError::Listener {
-                address: listener.redirect_uri().to_string(),
+        let listener = if self.config.redirect_is_loopback() {
+            Some(Listener::bind(
+                &self.config.redirect,
+                &self.config.fallback_ports,
+            )?)
+        } else {
+            None
+        };
+        let redirect_uri = listener
+            .as_ref()
+            .map_or(&self.config.redirect, Listener::redirect_uri);
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_string()).map_err(|e| AuthError::Listener {
+                address: redirect_uri.to_string(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         let client = CoreClient::from_provider_metadata(
             provider.metadata(),
             ClientId::new(self.config.client_id.clone()),
@@ -269,9 +281,21 @@ impl Auth {
         }
 
         let state = Secret::new(state.secret().clone());
-        let code = listener
-            .wait(&state, &provider.issuer, timeout, cancel)
-            .await?;
+        let code = match listener {
+            Some(listener) => {
+                listener
+                    .wait(&state, &provider.issuer, timeout, cancel)
+                    .await?
+            }
+            None => {
+                let answer =
+                    self.handoff
+                        .expect(self.config.redirect.clone(), state, &provider.issuer);
+                let outcome = redirect::settle(answer, timeout, cancel).await;
+                self.handoff.clear();
+                outcome?
+            }
+        };
 
         let exchange = client
             .exchange_code(AuthorizationCode::new(code.expose().clone()))
@@ -318,6 +342,12 @@ impl Auth {
         *self.current.lock().await = Some(Some(tokens.clone()));
         self.announce(SessionState::of(&tokens));
         Ok(tokens)
+    }
+
+    /// Hands a URL the operating system delivered for the app's scheme to the sign-in waiting
+    /// for it. Anything but that sign-in's genuine answer is rejected and changes nothing.
+    pub fn deliver_redirect(&self, url: &Url) -> Result<(), Rejection> {
+        self.handoff.deliver(url)
     }
 
     /// Revokes the refresh token (best effort), clears the keychain and returns the provider's

@@ -7,6 +7,7 @@
 use kinvex_auth::browser::Browser;
 use kinvex_auth::config::Sources;
 use kinvex_auth::http::HttpClient;
+use kinvex_auth::redirect::Rejection;
 use kinvex_auth::token_store::Memory;
 use kinvex_auth::{Auth, AuthError, Config, SignInOptions, TokenStore};
 use kinvex_devstack::user_agent::{Action, UserAgent};
@@ -386,4 +387,99 @@ async fn an_unreachable_provider_is_a_clear_error() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), "provider_unreachable", "{error}");
+}
+
+/// A browser whose final redirect goes to the app's private-use scheme: like the OS, it hands the
+/// URL over (here to the test, which plays the app's deep-link handler).
+struct SchemeBrowser {
+    action: Action,
+    handed: tokio::sync::mpsc::UnboundedSender<Url>,
+}
+
+impl Browser for SchemeBrowser {
+    fn open(&self, url: &str) -> Result<(), String> {
+        let (url, action, handed) = (url.to_string(), self.action.clone(), self.handed.clone());
+        tokio::spawn(async move {
+            let handoff = UserAgent::new()
+                .authorize(&url, &action, true)
+                .await
+                .unwrap();
+            assert!(handoff.delivered.is_none(), "no HTTP request to a scheme");
+            let _ = handed.send(handoff.redirect);
+        });
+        Ok(())
+    }
+}
+
+fn scheme_auth(
+    stack: &Running,
+    action: Action,
+) -> (Arc<Auth>, tokio::sync::mpsc::UnboundedReceiver<Url>) {
+    let config = config(
+        stack,
+        &[("KINDE_REDIRECT_URL", "dev.kinvex.desktop:/callback")],
+    );
+    let (handed, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let store = TokenStore::new(
+        Box::new(Memory::default()),
+        config.issuer_str(),
+        &config.client_id,
+    );
+    let browser = Arc::new(SchemeBrowser { action, handed });
+    let auth = Auth::new(config, HttpClient::new().unwrap(), store, browser);
+    (Arc::new(auth), receiver)
+}
+
+#[tokio::test]
+async fn the_apps_scheme_carries_the_answer_back_once() {
+    let stack = stack().await;
+    let (auth, mut handed) = scheme_auth(&stack, demo(&stack));
+    let signing_in = {
+        let auth = auth.clone();
+        tokio::spawn(async move {
+            auth.sign_in(&SignInOptions::default(), true, WAIT, |_| {}, never())
+                .await
+        })
+    };
+    let redirect = handed.recv().await.unwrap();
+    assert_eq!(redirect.scheme(), "dev.kinvex.desktop");
+    assert_eq!(redirect.path(), "/callback");
+
+    let mut forged = redirect.clone();
+    forged.set_query(Some("code=forged&state=guessed"));
+    assert_eq!(auth.deliver_redirect(&forged), Err(Rejection::WrongState));
+    auth.deliver_redirect(&redirect).unwrap();
+    let tokens = signing_in.await.unwrap().unwrap();
+    assert_eq!(tokens.email.as_deref(), Some("demo@kinvex.dev"));
+    assert_eq!(auth.load().await.unwrap(), Some(tokens));
+    assert_eq!(
+        auth.deliver_redirect(&redirect),
+        Err(Rejection::NotWaiting),
+        "a replayed redirect does nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_scheme_sign_in_that_was_cancelled_takes_no_late_answer() {
+    let stack = stack().await;
+    let (auth, mut handed) = scheme_auth(&stack, demo(&stack));
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let signing_in = {
+        let auth = auth.clone();
+        tokio::spawn(async move {
+            let cancelled = async {
+                let _ = cancelled.await;
+            };
+            auth.sign_in(&SignInOptions::default(), true, WAIT, |_| {}, cancelled)
+                .await
+        })
+    };
+    let redirect = handed.recv().await.unwrap();
+    cancel.send(()).unwrap();
+    assert!(matches!(
+        signing_in.await.unwrap(),
+        Err(AuthError::Cancelled)
+    ));
+    assert_eq!(auth.deliver_redirect(&redirect), Err(Rejection::NotWaiting));
+    assert_eq!(auth.load().await.unwrap(), None, "nothing stored");
 }

@@ -184,6 +184,14 @@ fn until(expires_at: i64) -> String {
 }
 
 async fn login(auth: &Auth, args: &Args) -> Result<ExitCode, Failure> {
+    // Only the desktop app is registered for its scheme; the CLI would wait for nothing.
+    if !auth.config.redirect_is_loopback() {
+        return Err(Failure::Usage(format!(
+            "KINDE_REDIRECT_URL={} is the desktop app's scheme; the CLI signs in through a loopback callback. Set KINDE_REDIRECT_URL={} (allow-listed with Kinde) for the CLI.",
+            auth.config.redirect,
+            kinvex_auth::config::DEFAULT_REDIRECT
+        )));
+    }
     let timeout = match args.value("--timeout") {
         Some(text) => Duration::from_secs(text.parse().map_err(|_| {
             Failure::Usage(format!("--timeout: `{text}` is not a number of seconds"))

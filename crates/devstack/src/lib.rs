@@ -29,6 +29,9 @@ use tokio::sync::watch;
 /// The redirect URI a desktop app registers with Kinde by default (Kinde's own Electron guide
 /// pins this port so one URL can be allow-listed).
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:53180/callback";
+/// The desktop app's private-use scheme callback (RFC 8252 §7.1), the alternative Kinde accepts
+/// for native apps; allow-listed by default next to the loopback one.
+pub const SCHEME_REDIRECT_URI: &str = "dev.kinvex.desktop:/callback";
 pub const DEFAULT_CLIENT_ID: &str = "kinvex_local_desktop";
 /// The API audience of the access-token setup (`applicationID: "convex"`).
 pub const CONVEX_AUDIENCE: &str = "convex";
@@ -111,7 +114,7 @@ impl Default for Config {
             api_port: 0,
             site_port: 0,
             client_id: DEFAULT_CLIENT_ID.into(),
-            redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
+            redirect_uris: vec![DEFAULT_REDIRECT_URI.into(), SCHEME_REDIRECT_URI.into()],
             any_loopback_port: false,
             logout_redirects: Vec::new(),
             audiences: vec![CONVEX_AUDIENCE.into()],

@@ -115,7 +115,8 @@ const BROWSE_USAGE: &str = "\
 usage: devstack browse [--email E --password P | --register --given-name G [--family-name F] --email E --password P | --cancel] URL
 
 Plays a person's browser for tests: follows URL through the provider's pages, signs in, registers
-or cancels, and delivers the final redirect to the app with a GET. Point BROWSER at it:
+or cancels, and delivers the final redirect to the app with a GET (a redirect to a private-use
+scheme goes to the system's URL opener, as a browser would). Point BROWSER at it:
   BROWSER=\"devstack browse --email demo@kinvex.dev --password …\"
 ";
 
@@ -177,14 +178,16 @@ fn browse(args: &[String]) -> ExitCode {
         }
     };
     match runtime.block_on(UserAgent::new().authorize(&url, &action, true)) {
-        Ok(handoff) => {
-            let status = handoff.delivered.map_or(0, |(status, _)| status);
-            eprintln!(
-                "devstack browse: delivered the redirect to {} (HTTP {status})",
-                handoff.redirect.path()
-            );
-            ExitCode::SUCCESS
-        }
+        Ok(handoff) => match handoff.delivered {
+            Some((status, _)) => {
+                eprintln!(
+                    "devstack browse: delivered the redirect to {} (HTTP {status})",
+                    handoff.redirect.path()
+                );
+                ExitCode::SUCCESS
+            }
+            None => open_with_system(&handoff.redirect),
+        },
         Err(e) => {
             eprintln!("devstack browse: {e}");
             ExitCode::FAILURE
@@ -246,4 +249,39 @@ fn main() -> ExitCode {
         println!("stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// Hands a redirect to a private-use scheme to the operating system, as a browser does; the OS
+/// starts the app registered for the scheme with the URL.
+fn open_with_system(url: &url::Url) -> ExitCode {
+    let mut command = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut start = std::process::Command::new("cmd");
+        start.args(["/C", "start", ""]);
+        start
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    let program = command.get_program().to_string_lossy().into_owned();
+    match command.arg(url.as_str()).status() {
+        Ok(status) if status.success() => {
+            eprintln!(
+                "devstack browse: handed the {}: redirect to {program}",
+                url.scheme()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!(
+                "devstack browse: {program} could not open the {}: redirect ({status}); is an app registered for the scheme?",
+                url.scheme()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("devstack browse: could not run {program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -39,7 +39,8 @@ pub enum UserAgentError {
 pub struct Handoff {
     /// The redirect URI with `code`/`error` and `state`, as the provider sent it.
     pub redirect: Url,
-    /// The app's answer to the delivered redirect, when it was delivered.
+    /// The app's answer to the delivered redirect, when it was delivered over HTTP (a redirect to
+    /// a private-use scheme is left for the caller to hand to the operating system).
     pub delivered: Option<(u16, String)>,
 }
 
@@ -170,7 +171,8 @@ impl UserAgent {
     }
 
     async fn hand_off(&self, redirect: Url, deliver: bool) -> Result<Handoff, UserAgentError> {
-        if !deliver {
+        // A browser hands any other scheme to the operating system; the caller does that part.
+        if !deliver || !matches!(redirect.scheme(), "http" | "https") {
             return Ok(Handoff {
                 redirect,
                 delivered: None,
