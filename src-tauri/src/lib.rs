@@ -29,15 +29,18 @@ pub fn run() -> Result<(), tauri::Error> {
 
 /// Hands URLs the operating system opens for the app's scheme to the waiting sign-in. On Linux
 /// and Windows they arrive as a second launch's argument, which the single-instance plugin
-/// forwards here; on macOS as an event. Installers register the scheme; a development build
-/// registers itself at start-up, but only when it is configured to use the scheme.
+/// forwards here; on macOS as an event. Installers register the scheme (the desktop entry passes
+/// the URL with `%u`); a development build or an AppImage, which nothing installed, registers
+/// itself, and only when it is configured to use the scheme.
 fn route_scheme_redirects<R: Runtime>(app: &tauri::AppHandle<R>) {
     use tauri_plugin_deep_link::DeepLinkExt;
     let Ok(auth) = app.state::<Desktop>().auth().cloned() else {
         return;
     };
     #[cfg(any(windows, target_os = "linux"))]
-    if !auth.config.redirect_is_loopback() {
+    if !auth.config.redirect_is_loopback()
+        && (cfg!(debug_assertions) || app.env().appimage.is_some())
+    {
         // Runs helper programs (xdg-mime); the window need not wait for them.
         let app = app.clone();
         std::thread::spawn(move || {
@@ -112,6 +115,15 @@ mod tests {
             &serde_json::json!([kinvex_auth::config::APP_SCHEME])
         );
         assert_eq!(config["identifier"], kinvex_auth::config::APP_SCHEME);
+        // The Linux packages' desktop entry must hand the link to the app (`%u`).
+        for package in ["deb", "rpm"] {
+            assert_eq!(
+                config["bundle"]["linux"][package]["desktopTemplate"],
+                "linux/kinvex.desktop"
+            );
+        }
+        let entry = include_str!("../linux/kinvex.desktop");
+        assert!(entry.lines().any(|l| l == "Exec={{exec}} %u"), "{entry}");
     }
 
     #[test]

@@ -125,7 +125,11 @@ impl Session {
 
     /// The real app with extra environment (its settings, `BROWSER`).
     pub async fn desktop_with(env: &[(String, String)]) -> Session {
-        let app = required_env("KINVEX_E2E_APP");
+        Session::desktop_at(&required_env("KINVEX_E2E_APP"), env).await
+    }
+
+    /// The app binary at `app` (an installed one, say) in a real window.
+    pub async fn desktop_at(app: &str, env: &[(String, String)]) -> Session {
         let (port, native_port) = (free_port(), free_port());
         let args = vec![
             "--port".into(),

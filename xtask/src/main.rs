@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: the project's commands, so a fresh clone needs nothing but Rust.
 
+mod bundle;
 mod icons;
 mod session;
 mod system;
@@ -14,6 +15,8 @@ tasks:
   dev      start the local stack (Kinde- and Convex-compatible) and the desktop app against it
   test     run the whole suite: lints, Rust tests and end-to-end tests in a real window
            (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters.
+  bundle   build release installers (Linux: .deb and .rpm; macOS: .app and .dmg; Windows: NSIS
+           and MSI) carrying the tenant settings (KINDE_*, CONVEX_URL) set in the environment
   icons    draw the app's mark and regenerate every icon in icons/ and ui/mark.png
 ";
 
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("dev") => dev(),
         Some("test") => test(&rest),
+        Some("bundle") => bundle::build(&bundle::tenant_from_env()).map(|_| ()),
         Some("icons") => icons::generate(&root().join("icons"), &root().join("ui")),
         Some(session::INSIDE) => return session::inside(&rest),
         Some("help" | "-h" | "--help") => {
@@ -194,6 +198,21 @@ fn test(filters: &[String]) -> Result<(), String> {
         build,
         "building the desktop app, the CLI and the local stack",
     )?;
+    // The installer test installs this .deb: a release build carrying a made-up tenant, so the
+    // test can see that the settings were compiled in.
+    let installer_issuer = "https://kinvex-installer-check.kinde.com";
+    let tenant = [
+        ("KINDE_ISSUER_URL", installer_issuer),
+        ("KINDE_CLIENT_ID", "installer_check"),
+        ("CONVEX_URL", "https://installer-check.convex.cloud"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let installers = bundle::build(&tenant)?;
+    let deb = installers
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .ok_or("the bundle step made no .deb")?;
+
     let debug = target_dir().join("debug");
     let app = debug.join("kinvex-desktop");
     let artifacts = target_dir().join("e2e-artifacts");
@@ -220,7 +239,9 @@ fn test(filters: &[String]) -> Result<(), String> {
         .env("KINVEX_E2E_APP", &app)
         .env("KINVEX_E2E_CLI", debug.join("kinvex"))
         .env("KINVEX_E2E_DEVSTACK", debug.join("devstack"))
-        .env("KINVEX_E2E_ARTIFACTS", &artifacts);
+        .env("KINVEX_E2E_ARTIFACTS", &artifacts)
+        .env("KINVEX_E2E_DEB", deb)
+        .env("KINVEX_E2E_DEB_ISSUER", installer_issuer);
     run(
         session::wrap(tests)?,
         "running the test suite in a desktop session",

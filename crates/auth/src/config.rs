@@ -78,14 +78,17 @@ impl Sources {
         }
     }
 
+    /// An empty value counts as unset at every level, so `KINDE_AUDIENCE=` in the environment
+    /// (or an unset CI variable at build time) neither hides a lower level nor reads as malformed.
     fn get(&self, var: &str) -> Option<String> {
+        let given = |v: &&str| !v.trim().is_empty();
         self.env
             .get(var)
-            .or_else(|| self.dotenv.get(var))
-            .cloned()
-            .or_else(|| built_in(var).map(str::to_string))
+            .map(String::as_str)
+            .filter(given)
+            .or_else(|| self.dotenv.get(var).map(String::as_str).filter(given))
+            .or_else(|| built_in(var).filter(given))
             .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
     }
 }
 
@@ -373,5 +376,24 @@ mod tests {
         assert!(!c.redirect_is_loopback());
         assert_eq!(c.redirect.as_str(), "dev.kinvex.desktop:/callback");
         assert!(config(&BASE).unwrap().redirect_is_loopback());
+    }
+
+    #[test]
+    fn an_empty_value_is_unset_and_hides_nothing_below_it() {
+        let mut sources = Sources::from_pairs(
+            BASE.iter()
+                .copied()
+                .chain([("KINDE_AUDIENCE", "  "), ("CONVEX_URL", "")]),
+        );
+        sources.dotenv.insert(
+            "CONVEX_URL".into(),
+            "https://from-dotenv.convex.cloud".into(),
+        );
+        let c = Config::from_sources(&sources).unwrap();
+        assert_eq!(c.audience, None);
+        assert_eq!(
+            c.convex_url.map(String::from).as_deref(),
+            Some("https://from-dotenv.convex.cloud/")
+        );
     }
 }
