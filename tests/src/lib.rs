@@ -115,6 +115,8 @@ pub struct Session {
     client: Option<Client>,
     artifacts: PathBuf,
     _driver: Driver,
+    /// When the app (or browser) was asked for: the start of a launch, for benchmarks.
+    requested_at: std::time::SystemTime,
 }
 
 impl Session {
@@ -145,12 +147,14 @@ impl Session {
             &[port, native_port],
             "cargo install tauri-driver --locked",
         );
+        let requested_at = std::time::SystemTime::now();
         let client = driver
             .session(serde_json::json!({ "tauri:options": { "application": app } }))
             .await;
         Session {
             client: Some(client),
             artifacts: artifacts(),
+            requested_at,
             _driver: driver,
         }
     }
@@ -177,6 +181,7 @@ impl Session {
         ];
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
+        let requested_at = std::time::SystemTime::now();
         let client = driver
             .session(serde_json::json!({
                 "browserName": "chrome",
@@ -186,8 +191,20 @@ impl Session {
         Session {
             client: Some(client),
             artifacts: artifacts(),
+            requested_at,
             _driver: driver,
         }
+    }
+
+    /// When the launch was requested, as a wall-clock time a page's `performance.timeOrigin`
+    /// can be compared with.
+    pub fn requested_at(&self) -> std::time::SystemTime {
+        self.requested_at
+    }
+
+    /// The WebDriver server's process id: the app and its WebKit processes descend from it.
+    pub fn driver_pid(&self) -> u32 {
+        self._driver.child.id()
     }
 
     pub fn client(&self) -> &Client {

@@ -100,6 +100,20 @@ pub fn build(tenant: &[(String, String)]) -> Result<Vec<PathBuf>, String> {
     Ok(built)
 }
 
-fn npx() -> &'static str {
+/// A made-up tenant for the installers the tests install and the benchmarks measure: the tests
+/// look for it in the installed app to prove the settings were compiled in.
+pub const INSTALLER_CHECK_ISSUER: &str = "https://kinvex-installer-check.kinde.com";
+
+pub fn installer_check_tenant() -> Vec<(String, String)> {
+    [
+        ("KINDE_ISSUER_URL", INSTALLER_CHECK_ISSUER),
+        ("KINDE_CLIENT_ID", "installer_check"),
+        ("CONVEX_URL", "https://installer-check.convex.cloud"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec()
+}
+
+pub fn npx() -> &'static str {
     if cfg!(windows) { "npx.cmd" } else { "npx" }
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: the project's commands, so a fresh clone needs nothing but Rust.
 
+mod bench;
 mod bundle;
 mod icons;
 mod session;
@@ -17,6 +18,8 @@ tasks:
            (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters.
   bundle   build release installers (Linux: .deb and .rpm; macOS: .app and .dmg; Windows: NSIS
            and MSI) carrying the tenant settings (KINDE_*, CONVEX_URL) set in the environment
+  bench    measure start-up, sign-in, refresh, files, memory and size against a bare Tauri
+           window and write BENCHMARKS.md (--quick: one round in debug, report under target/bench)
   icons    draw the app's mark and regenerate every icon in icons/ and ui/mark.png
 ";
 
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("dev") => dev(),
         Some("test") => test(&rest),
+        Some("bench") => bench::bench(&rest),
         Some("bundle") => bundle::build(&bundle::tenant_from_env()).map(|_| ()),
         Some("icons") => icons::generate(&root().join("icons"), &root().join("ui")),
         Some(session::INSIDE) => return session::inside(&rest),
@@ -200,14 +204,7 @@ fn test(filters: &[String]) -> Result<(), String> {
     )?;
     // The installer test installs this .deb: a release build carrying a made-up tenant, so the
     // test can see that the settings were compiled in.
-    let installer_issuer = "https://kinvex-installer-check.kinde.com";
-    let tenant = [
-        ("KINDE_ISSUER_URL", installer_issuer),
-        ("KINDE_CLIENT_ID", "installer_check"),
-        ("CONVEX_URL", "https://installer-check.convex.cloud"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
-    let installers = bundle::build(&tenant)?;
+    let installers = bundle::build(&bundle::installer_check_tenant())?;
     let deb = installers
         .iter()
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
@@ -241,7 +238,7 @@ fn test(filters: &[String]) -> Result<(), String> {
         .env("KINVEX_E2E_DEVSTACK", debug.join("devstack"))
         .env("KINVEX_E2E_ARTIFACTS", &artifacts)
         .env("KINVEX_E2E_DEB", deb)
-        .env("KINVEX_E2E_DEB_ISSUER", installer_issuer);
+        .env("KINVEX_E2E_DEB_ISSUER", bundle::INSTALLER_CHECK_ISSUER);
     run(
         session::wrap(tests)?,
         "running the test suite in a desktop session",

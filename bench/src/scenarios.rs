@@ -1,0 +1,469 @@
+//! The measurements. Each runs its subject and its baseline alternately, discards a first
+//! warm-up round, and returns rows for the report.
+
+use crate::Setup;
+use crate::memory::tree_pss_mib;
+use crate::report::{Goal, Row, Samples};
+use kinvex_auth::browser::SystemBrowser;
+use kinvex_auth::config::Sources;
+use kinvex_auth::http::HttpClient;
+use kinvex_auth::{Auth, Config, default_store};
+use kinvex_convex::{Client, Kind};
+use kinvex_devstack::user_agent::{Action, UserAgent};
+use kinvex_devstack::{Running, start};
+use kinvex_e2e::Session;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+type Result<T> = std::result::Result<T, String>;
+
+/// A local stack with the demo accounts, and `extra_files` more files for the demo person.
+async fn stack(extra_files: usize) -> Result<Running> {
+    start(kinvex_devstack::Config {
+        any_loopback_port: true,
+        extra_demo_files: extra_files,
+        ..kinvex_devstack::Config::default()
+    })
+    .await
+    .map_err(|e| format!("the local stack did not start: {e}"))
+}
+
+/// The app's settings for `stack`; a browser that opens nothing (the session is restored).
+fn settings(stack: &Running) -> Vec<(String, String)> {
+    [
+        ("KINDE_ISSUER_URL", stack.issuer().to_string()),
+        ("KINDE_CLIENT_ID", stack.state.config.client_id.clone()),
+        ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback".into()),
+        ("CONVEX_URL", stack.api_url().to_string()),
+        ("BROWSER", "false".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// `kinvex login` with the headless user agent as the browser: stores the demo person's session
+/// in the keychain, where the app and the library find it. Returns command start to exit.
+async fn cli_login(setup: &Setup, stack: &Running) -> Result<Duration> {
+    let demo = &stack.accounts[0];
+    let browser = format!(
+        "{} browse --email {} --password {}",
+        setup.devstack, demo.email, demo.password
+    );
+    let mut command = tokio::process::Command::new(&setup.cli);
+    command
+        .arg("login")
+        .envs(settings(stack))
+        .env("BROWSER", browser)
+        .env_remove("KINVEX_PLAINTEXT_TOKENS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let started = Instant::now();
+    let output = command
+        .output()
+        .await
+        .map_err(|e| format!("kinvex: {e}"))?;
+    let took = started.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "kinvex login failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(took)
+}
+
+/// A page-side time (epoch milliseconds) from `script`, once it is no longer null.
+async fn page_time(session: &Session, script: &str) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = session
+            .client()
+            .execute(script, Vec::new())
+            .await
+            .map_err(|e| format!("reading the page's timing: {e}"))?;
+        if let Some(ms) = value.as_f64() {
+            return Ok(ms);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the page never reported `{script}`"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const DOM_CONTENT_LOADED: &str = "const n = performance.getEntriesByType('navigation')[0]; \
+     const end = n ? n.domContentLoadedEventEnd : performance.timing.domContentLoadedEventEnd - performance.timeOrigin; \
+     return end > 0 ? performance.timeOrigin + end : null;";
+
+/// The first User Timing mark called `name`, as epoch milliseconds.
+fn mark(name: &str) -> String {
+    format!(
+        "const e = performance.getEntriesByName('{name}'); return e.length ? performance.timeOrigin + e[0].startTime : null;"
+    )
+}
+
+fn epoch_ms(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Cold start to the signed-in profile painted, against the bare window's DOMContentLoaded;
+/// then each one's memory once idle (the app with its files shown).
+pub async fn startup_and_memory(setup: &Setup) -> Result<Vec<Row>> {
+    let stack = stack(0).await?;
+    cli_login(setup, &stack).await?;
+    let env = settings(&stack);
+    let profile = mark("kinvex:profile-rendered");
+    let files = mark("kinvex:files-visible");
+    let (mut app_ms, mut bare_ms) = (Samples::default(), Samples::default());
+    let (mut app_mib, mut bare_mib) = (Samples::default(), Samples::default());
+    for round in 0..=setup.rounds {
+        let bare = launch(setup, &setup.bare, &[], DOM_CONTENT_LOADED, DOM_CONTENT_LOADED).await?;
+        let app = launch(setup, &setup.app, &env, &profile, &files).await?;
+        if round > 0 {
+            bare_ms.push(bare.0);
+            app_ms.push(app.0);
+            bare_mib.push(bare.1);
+            app_mib.push(app.1);
+        }
+    }
+    Ok(vec![
+        ratio_row(
+            "Cold start to the signed-in profile painted",
+            &app_ms,
+            &bare_ms,
+            "ms",
+            0,
+            1.25,
+            "bare window to DOMContentLoaded",
+        ),
+        ratio_row(
+            "Memory (PSS of the app and its WebKit processes), idle",
+            &app_mib,
+            &bare_mib,
+            "MiB",
+            1,
+            1.15,
+            "bare window",
+        ),
+    ])
+}
+
+/// Launches `binary` through WebDriver and returns the milliseconds from the launch request to
+/// the page reporting `started`, and the tree's PSS once the page reports `idle` and has idled
+/// for `setup.settle`.
+async fn launch(
+    setup: &Setup,
+    binary: &str,
+    env: &[(String, String)],
+    started: &str,
+    idle: &str,
+) -> Result<(f64, f64)> {
+    let session = Session::desktop_at(binary, env).await;
+    let requested = epoch_ms(session.requested_at());
+    let startup = page_time(&session, started).await? - requested;
+    page_time(&session, idle).await?;
+    tokio::time::sleep(setup.settle).await;
+    let memory = tree_pss_mib(session.driver_pid())?;
+    session.close().await;
+    Ok((startup, memory))
+}
+
+/// A person with 10,000 files: from the first page's data reaching the page to its rows painted.
+pub async fn ten_thousand_files(setup: &Setup) -> Result<Row> {
+    let stack = stack(10_000).await?;
+    cli_login(setup, &stack).await?;
+    let env = settings(&stack);
+    let mut shown = Samples::default();
+    for round in 0..=setup.rounds {
+        let session = Session::desktop_at(&setup.app, &env).await;
+        let arrived = page_time(&session, &mark("kinvex:files-arrived")).await?;
+        let visible = page_time(&session, &mark("kinvex:files-visible")).await?;
+        session.close().await;
+        if round > 0 {
+            shown.push(visible - arrived);
+        }
+    }
+    let median = shown.median();
+    Ok(Row {
+        what: "10,000 files: first page's data arrived → first rows painted".into(),
+        subject: shown.describe("ms", 1),
+        baseline: "—".into(),
+        ratio: None,
+        value: median,
+        goal: Goal::AtMost(100.0),
+        goal_text: "≤ 100 ms".into(),
+        note: String::new(),
+        failure: None,
+    })
+}
+
+/// `kinvex login` from command start to tokens stored, against the bare HTTP sequence.
+pub async fn sign_in(setup: &Setup) -> Result<Row> {
+    let stack = stack(0).await?;
+    let (mut cli, mut bare) = (Samples::default(), Samples::default());
+    for round in 0..=setup.rounds {
+        let cli_took = cli_login(setup, &stack).await?;
+        let bare_took = bare_sequence(&stack).await?;
+        if round > 0 {
+            cli.push(cli_took.as_secs_f64() * 1000.0);
+            bare.push(bare_took.as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(ratio_row(
+        "Sign-in through the CLI, command start to tokens stored",
+        &cli,
+        &bare,
+        "ms",
+        0,
+        1.2,
+        "bare HTTP sequence",
+    ))
+}
+
+/// Discovery, authorize and the sign-in form, token, JWKS: the requests a sign-in cannot avoid,
+/// made in-process with no validation, no keychain and no browser process.
+async fn bare_sequence(stack: &Running) -> Result<Duration> {
+    let failed = |what: &'static str| move |e: reqwest::Error| format!("{what}: {e}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(failed("client"))?;
+    let redirect = kinvex_devstack::DEFAULT_REDIRECT_URI;
+    let client_id = stack.state.config.client_id.as_str();
+    let demo = &stack.accounts[0];
+    let started = Instant::now();
+    let discovery: serde_json::Value = http
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            stack.issuer()
+        ))
+        .send()
+        .await
+        .map_err(failed("discovery"))?
+        .json()
+        .await
+        .map_err(failed("discovery"))?;
+    let endpoint = |name: &str| discovery[name].as_str().unwrap_or_default().to_string();
+    let (verifier, challenge) = kinvex_e2e::pkce();
+    let mut authorize = url::Url::parse(&endpoint("authorization_endpoint"))
+        .map_err(|e| format!("authorization_endpoint: {e}"))?;
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", "openid profile email offline")
+        .append_pair("state", "benchmark-state-0123456789")
+        .append_pair("nonce", "benchmark-nonce-0123456789")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let action = Action::SignIn {
+        email: demo.email.clone(),
+        password: demo.password.clone(),
+    };
+    let handoff = UserAgent::new()
+        .authorize(authorize.as_str(), &action, false)
+        .await
+        .map_err(|e| format!("signing in: {e}"))?;
+    let code = handoff
+        .redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("no code came back")?;
+    let tokens: serde_json::Value = http
+        .post(endpoint("token_endpoint"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", client_id),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(failed("token"))?
+        .json()
+        .await
+        .map_err(failed("token"))?;
+    if tokens["id_token"].as_str().is_none() {
+        return Err(format!("the token endpoint answered {tokens}"));
+    }
+    http.get(endpoint("jwks_uri"))
+        .send()
+        .await
+        .map_err(failed("jwks"))?
+        .bytes()
+        .await
+        .map_err(failed("jwks"))?;
+    Ok(started.elapsed())
+}
+
+/// 1,000 concurrent Convex calls through one library session whose token has expired, against
+/// the same calls with a fresh token; the expired burst must refresh exactly once.
+pub async fn refresh_burst(setup: &Setup) -> Result<Row> {
+    let stack = stack(0).await?;
+    cli_login(setup, &stack).await?;
+    let pairs = settings(&stack);
+    let config = Config::from_sources(&Sources::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
+    .map_err(|e| e.to_string())?;
+    let (mut fresh, mut expired) = (Samples::default(), Samples::default());
+    let mut refresh_counts = Vec::new();
+    for round in 0..=setup.rounds {
+        let (fresh_took, fresh_refreshes) = burst(&config, &stack, false).await?;
+        let (expired_took, expired_refreshes) = burst(&config, &stack, true).await?;
+        if fresh_refreshes != 0 {
+            return Err(format!(
+                "a fresh token was refreshed {fresh_refreshes} times"
+            ));
+        }
+        refresh_counts.push(expired_refreshes);
+        if round > 0 {
+            fresh.push(fresh_took.as_secs_f64() * 1000.0);
+            expired.push(expired_took.as_secs_f64() * 1000.0);
+        }
+    }
+    let mut row = ratio_row(
+        "1,000 concurrent Convex calls on an expired token",
+        &expired,
+        &fresh,
+        "ms",
+        0,
+        1.1,
+        "the same calls, fresh token",
+    );
+    let once = refresh_counts.iter().all(|n| *n == 1);
+    row.goal_text = "≤ 1.10×, one refresh".into();
+    row.subject = format!(
+        "{}; refreshes per burst: {}",
+        row.subject,
+        if once {
+            "1".to_string()
+        } else {
+            format!("{refresh_counts:?}")
+        }
+    );
+    if !once {
+        row.failure = Some(format!(
+            "refreshes per burst were {refresh_counts:?}, not exactly one"
+        ));
+    }
+    Ok(row)
+}
+
+const BURST: usize = 1000;
+
+/// A new library session (nothing cached) making `BURST` calls at once; with `expire`, the
+/// stored token is first marked expired. Returns the time for all calls and the refreshes made.
+async fn burst(config: &Config, stack: &Running, expire: bool) -> Result<(Duration, u64)> {
+    let session = || -> Result<Auth> {
+        let http = HttpClient::new().map_err(|e| e.to_string())?;
+        Ok(Auth::new(
+            config.clone(),
+            http,
+            default_store(config),
+            Arc::new(SystemBrowser),
+        ))
+    };
+    if expire {
+        let auth = session()?;
+        let mut tokens = auth
+            .load()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("not signed in")?;
+        let past = epoch_ms(SystemTime::now()) as i64 / 1000 - 1;
+        tokens.access_expires_at = past;
+        tokens.id_expires_at = past;
+        auth.save(tokens).await.map_err(|e| e.to_string())?;
+    }
+    let auth = Arc::new(session()?);
+    let client = Arc::new(Client::for_auth(&auth).map_err(|e| e.to_string())?);
+    let before = stack.state.stats.refreshes.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..BURST {
+        let (auth, client) = (auth.clone(), client.clone());
+        calls.spawn(async move {
+            client
+                .call_as(&auth, Kind::Query, "users:current", &serde_json::json!({}))
+                .await
+        });
+    }
+    while let Some(joined) = calls.join_next().await {
+        joined
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("a Convex call failed: {e}"))?;
+    }
+    let took = started.elapsed();
+    Ok((
+        took,
+        stack.state.stats.refreshes.load(Ordering::SeqCst) - before,
+    ))
+}
+
+/// Release binary and `.deb` sizes against the bare window's.
+pub fn sizes(setup: &Setup) -> Vec<Row> {
+    let mib = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.len() as f64 / 1048576.0)
+            .ok()
+    };
+    let mut rows = Vec::new();
+    let pair = |what: &str, app: Option<f64>, bare: Option<f64>| -> Option<Row> {
+        let (app, bare) = (app?, bare?);
+        let mut a = Samples::default();
+        a.push(app);
+        let mut b = Samples::default();
+        b.push(bare);
+        Some(ratio_row(what, &a, &b, "MiB", 2, 1.5, "bare window"))
+    };
+    if let Some(row) = pair(
+        &format!("Binary size ({} profile)", setup.profile),
+        mib(setup.app.as_ref()),
+        mib(setup.bare.as_ref()),
+    ) {
+        rows.push(row);
+    }
+    let debs = (
+        setup.app_deb.as_deref().and_then(mib),
+        setup.bare_deb.as_deref().and_then(mib),
+    );
+    if let Some(mut row) = pair(".deb size", debs.0, debs.1) {
+        let deb_ok = debs.0.is_some_and(|m| m <= 6.0 * 1_000_000.0 / 1048576.0);
+        row.goal_text = "≤ 1.50×, and ≤ 6 MB".into();
+        if !deb_ok {
+            row.failure = Some("the .deb is over 6 MB".into());
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn ratio_row(
+    what: &str,
+    subject: &Samples,
+    baseline: &Samples,
+    unit: &str,
+    decimals: usize,
+    limit: f64,
+    baseline_name: &str,
+) -> Row {
+    let ratio = subject.median() / baseline.median();
+    Row {
+        what: what.into(),
+        subject: subject.describe(unit, decimals),
+        baseline: format!("{} ({baseline_name})", baseline.describe(unit, decimals)),
+        ratio: Some(ratio),
+        value: subject.median(),
+        goal: Goal::RatioAtMost(limit),
+        goal_text: format!("≤ {limit:.2}×"),
+        note: String::new(),
+        failure: None,
+    }
+}

@@ -1,0 +1,106 @@
+//! `cargo xtask bench [--quick]`: builds Kinvex and the bare window with one profile, then runs
+//! `kinvex-bench` in a throwaway desktop session. The full run (release profile, 7 rounds)
+//! writes `BENCHMARKS.md`; `--quick` (debug binaries, one round) writes under `target/bench/`
+//! and only proves the benchmarks still run, which is what CI does.
+
+use crate::{bundle, cargo, root, run, session, system, target_dir};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    system::ensure(system::BUILD)?;
+    system::ensure(system::DESKTOP_SESSION)?;
+    system::ensure(system::NODE)?;
+    system::ensure_tauri_driver()?;
+
+    let (profile, app_deb, bare_deb) = if quick {
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--locked",
+            "--package",
+            "kinvex-desktop",
+            "--package",
+            "kinvex-bare-window",
+            "--package",
+            "kinvex-cli",
+            "--package",
+            "kinvex-devstack",
+            "--package",
+            "kinvex-bench",
+        ]);
+        run(build, "building the benchmarks and what they measure (debug)")?;
+        let deb = target_dir().join("release/bundle/deb");
+        (
+            "debug",
+            find_deb(&deb, "Kinvex_"),
+            find_deb(&deb, "Bare Window_"),
+        )
+    } else {
+        let installers = bundle::build(&bundle::installer_check_tenant())?;
+        let app_deb = installers
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "deb"));
+        let mut bare = Command::new(bundle::npx());
+        bare.args(["--no-install", "tauri", "build", "--ci", "--bundles", "deb"])
+            .current_dir(root().join("bench/bare-window"))
+            .env_remove("CI");
+        run(bare, "building the bare window and its .deb (release)")?;
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--locked",
+            "--release",
+            "--package",
+            "kinvex-cli",
+            "--package",
+            "kinvex-devstack",
+            "--package",
+            "kinvex-bench",
+        ]);
+        run(build, "building the CLI, the local stack and the benchmarks (release)")?;
+        let bare_deb = find_deb(&target_dir().join("release/bundle/deb"), "Bare Window_");
+        ("release", app_deb, bare_deb)
+    };
+
+    let bin = target_dir().join(profile);
+    let out = if quick {
+        let dir = target_dir().join("bench");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        dir.join("BENCHMARKS.quick.md")
+    } else {
+        root().join("BENCHMARKS.md")
+    };
+    let mut bench = Command::new(bin.join("kinvex-bench"));
+    if quick {
+        bench.arg("--quick");
+    }
+    bench
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .env("KINVEX_BENCH_APP", bin.join("kinvex-desktop"))
+        .env("KINVEX_BENCH_BARE", bin.join("bare-window"))
+        .env("KINVEX_BENCH_CLI", bin.join("kinvex"))
+        .env("KINVEX_BENCH_DEVSTACK", bin.join("devstack"))
+        .env("KINVEX_BENCH_PROFILE", profile)
+        .env("KINVEX_E2E_ARTIFACTS", target_dir().join("bench/artifacts"));
+    for (name, deb) in [("KINVEX_BENCH_APP_DEB", app_deb), ("KINVEX_BENCH_BARE_DEB", bare_deb)] {
+        if let Some(deb) = deb {
+            bench.env(name, deb);
+        }
+    }
+    run(session::wrap(bench)?, "measuring in a desktop session")?;
+    eprintln!("xtask: the report is {}", out.display());
+    Ok(())
+}
+
+fn find_deb(dir: &std::path::Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
+        p.extension().is_some_and(|e| e == "deb")
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+    })
+}
