@@ -28,7 +28,8 @@ pub struct Setup {
 }
 
 fn var(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("{name} is not set: run this through `cargo xtask bench`"))
+    std::env::var(name)
+        .map_err(|_| format!("{name} is not set: run this through `cargo xtask bench`"))
 }
 
 fn setup(quick: bool) -> Result<Setup, String> {
@@ -155,9 +156,14 @@ fn machine(setup: &Setup) -> Vec<(String, String)> {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kib| kib.parse::<f64>().ok())
         })
-        .map_or("unknown".into(), |kib| format!("{:.1} GiB", kib / 1048576.0));
+        .map_or("unknown".into(), |kib| {
+            format!("{:.1} GiB", kib / 1048576.0)
+        });
     vec![
-        ("Date (UTC)".into(), command_line("date", &["-u", "+%Y-%m-%d %H:%M"])),
+        (
+            "Date (UTC)".into(),
+            command_line("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        ),
         ("OS".into(), command_line("uname", &["-srm"])),
         ("CPU".into(), format!("{cpu}, {cores} cores available")),
         ("Memory".into(), memory),
@@ -186,7 +192,7 @@ fn method(setup: &Setup) -> Vec<String> {
             setup.settle.as_secs()
         ),
         "Sign-in: `kinvex login` as a process, from spawn to exit (tokens are in the Secret Service before it exits), with `devstack browse` (the headless user agent) as the browser. Baseline: the same provider's discovery, authorize plus the sign-in form, token and JWKS requests, in-process with reqwest, with no validation or storage.".into(),
-        "Refresh: 1,000 `users:current` calls started at once through one new library session (`kinvex-auth` + `kinvex-convex`, real keychain) whose stored token is marked expired, against the same with a fresh token; the local stack counts the refreshes.".into(),
+        "Refresh: 1,000 `users:current` calls started at once through one long-lived library session (`kinvex-auth` + `kinvex-convex` with the real keychain, as in the app), right after its token entered the renewal margin, against the same burst straight after with the fresh token; the local stack issues 64-second tokens and counts the refreshes.".into(),
         "10,000 files: the demo person has 10,014 files; the time is between the `kinvex:files-arrived` mark (the first page's data is in the page) and `kinvex:files-visible` (its rows painted).".into(),
         "Sizes: the release binaries and `.deb` packages as built by `cargo xtask bundle`, and the same bundler for the bare window (`bench/bare-window`, one static page, same profile).".into(),
     ]

@@ -25,7 +25,10 @@ pub fn tree_pss_mib(root: u32) -> Result<f64, String> {
     let mut kib = 0u64;
     for pid in tree {
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if DRIVERS.iter().any(|d| name.trim().starts_with(&d[..d.len().min(15)])) {
+        if DRIVERS
+            .iter()
+            .any(|d| name.trim().starts_with(&d[..d.len().min(15)]))
+        {
             continue;
         }
         kib += pss_kib(pid);
@@ -41,7 +44,11 @@ fn parents() -> Result<HashMap<u32, u32>, String> {
     let mut parents = HashMap::new();
     let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -50,7 +57,11 @@ fn parents() -> Result<HashMap<u32, u32>, String> {
         let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
             continue;
         };
-        if let Some(ppid) = after_name.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+        if let Some(ppid) = after_name
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+        {
             parents.insert(pid, ppid);
         }
     }

@@ -70,6 +70,10 @@ async fn the_deb_installs_launches_signed_out_with_its_tenant_and_removes_cleanl
     assert_eq!(field(&deb, "Package"), PACKAGE);
     let depends = field(&deb, "Depends");
     assert!(depends.contains("libwebkit2gtk-4.1-0"), "{depends}");
+    assert!(
+        depends.contains("libssl3"),
+        "HTTPS uses the system OpenSSL: {depends}"
+    );
     let contents = Command::new("dpkg-deb")
         .args(["--contents", &deb])
         .output()

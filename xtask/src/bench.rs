@@ -30,7 +30,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             "--package",
             "kinvex-bench",
         ]);
-        run(build, "building the benchmarks and what they measure (debug)")?;
+        run(
+            build,
+            "building the benchmarks and what they measure (debug)",
+        )?;
         let deb = target_dir().join("release/bundle/deb");
         (
             "debug",
@@ -59,7 +62,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             "--package",
             "kinvex-bench",
         ]);
-        run(build, "building the CLI, the local stack and the benchmarks (release)")?;
+        run(
+            build,
+            "building the CLI, the local stack and the benchmarks (release)",
+        )?;
         let bare_deb = find_deb(&target_dir().join("release/bundle/deb"), "Bare Window_");
         ("release", app_deb, bare_deb)
     };
@@ -86,7 +92,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .env("KINVEX_BENCH_DEVSTACK", bin.join("devstack"))
         .env("KINVEX_BENCH_PROFILE", profile)
         .env("KINVEX_E2E_ARTIFACTS", target_dir().join("bench/artifacts"));
-    for (name, deb) in [("KINVEX_BENCH_APP_DEB", app_deb), ("KINVEX_BENCH_BARE_DEB", bare_deb)] {
+    for (name, deb) in [
+        ("KINVEX_BENCH_APP_DEB", app_deb),
+        ("KINVEX_BENCH_BARE_DEB", bare_deb),
+    ] {
         if let Some(deb) = deb {
             bench.env(name, deb);
         }
@@ -97,10 +106,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
 }
 
 fn find_deb(dir: &std::path::Path, prefix: &str) -> Option<PathBuf> {
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-        p.extension().is_some_and(|e| e == "deb")
-            && p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix))
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "deb")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        })
 }

@@ -81,7 +81,11 @@ pub fn build(tenant: &[(String, String)]) -> Result<Vec<PathBuf>, String> {
         for entry in entries.flatten() {
             let path = entry.path();
             let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if matches!(extension, "deb" | "rpm" | "dmg" | "msi" | "exe" | "app") {
+            let ours = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("Kinvex"));
+            if ours && matches!(extension, "deb" | "rpm" | "dmg" | "msi" | "exe" | "app") {
                 built.push(path);
             }
         }

@@ -244,5 +244,10 @@ fn test(filters: &[String]) -> Result<(), String> {
         "running the test suite in a desktop session",
     )?;
     eprintln!("xtask: screenshots are in {}", artifacts.display());
+    // The benchmarks in one quick round: proof they still run, no thresholds (CI timings are
+    // noise). Skipped when the run was narrowed with filters.
+    if filters.is_empty() {
+        bench::bench(&["--quick".to_string()])?;
+    }
     Ok(())
 }

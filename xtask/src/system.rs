@@ -39,6 +39,16 @@ pub const BUILD: &[Need] = &[
         package: "librsvg2-dev",
         present: Probe::PkgConfig("librsvg-2.0"),
     },
+    // HTTPS through the system's OpenSSL.
+    Need {
+        package: "libssl-dev",
+        present: Probe::PkgConfig("openssl"),
+    },
+    // The Secret Service client talks D-Bus through libdbus.
+    Need {
+        package: "libdbus-1-dev",
+        present: Probe::PkgConfig("dbus-1"),
+    },
 ];
 
 /// What the end-to-end tests need: a virtual display, a session bus, the Secret Service and the

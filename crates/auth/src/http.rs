@@ -84,3 +84,21 @@ impl<'c> AsyncHttpClient<'c> for HttpClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_https_client_builds_on_the_system_tls_and_fails_cleanly() {
+        let client = HttpClient::new().unwrap();
+        // Nothing listens on port 1: a TLS client that was built reports a connection error.
+        let error = client
+            .reqwest()
+            .get("https://127.0.0.1:1/")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(describe(&error), "could not connect");
+    }
+}
