@@ -25,6 +25,8 @@ pub struct Setup {
     pub rounds: usize,
     /// How long a window idles before its memory is read.
     pub settle: Duration,
+    /// Run only this scenario (`startup`, `sign-in`, `refresh`, `files`, `size`).
+    pub only: Option<String>,
 }
 
 fn var(name: &str) -> Result<String, String> {
@@ -32,7 +34,7 @@ fn var(name: &str) -> Result<String, String> {
         .map_err(|_| format!("{name} is not set: run this through `cargo xtask bench`"))
 }
 
-fn setup(quick: bool) -> Result<Setup, String> {
+fn setup(quick: bool, only: Option<String>) -> Result<Setup, String> {
     let optional = |name: &str| std::env::var_os(name).map(PathBuf::from);
     Ok(Setup {
         app: var("KINVEX_BENCH_APP")?,
@@ -44,6 +46,7 @@ fn setup(quick: bool) -> Result<Setup, String> {
         profile: var("KINVEX_BENCH_PROFILE")?,
         rounds: if quick { 1 } else { 7 },
         settle: Duration::from_secs(if quick { 1 } else { 5 }),
+        only,
     })
 }
 
@@ -56,11 +59,18 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
     else {
-        eprintln!("usage: kinvex-bench [--quick] --out REPORT.md");
+        eprintln!(
+            "usage: kinvex-bench [--quick] [--only startup|sign-in|refresh|files|size] --out REPORT.md"
+        );
         return ExitCode::from(2);
     };
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     raise_open_files_limit();
-    let result = setup(quick).and_then(|setup| {
+    let result = setup(quick, only).and_then(|setup| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -83,15 +93,26 @@ fn main() -> ExitCode {
 
 async fn run(setup: &Setup, quick: bool) -> Result<Report, String> {
     let mut rows: Vec<Row> = Vec::new();
-    eprintln!("kinvex-bench: start-up and memory");
-    rows.extend(scenarios::startup_and_memory(setup).await?);
-    eprintln!("kinvex-bench: sign-in through the CLI");
-    rows.push(scenarios::sign_in(setup).await?);
-    eprintln!("kinvex-bench: 1,000 calls on an expired token");
-    rows.push(scenarios::refresh_burst(setup).await?);
-    eprintln!("kinvex-bench: 10,000 files");
-    rows.push(scenarios::ten_thousand_files(setup).await?);
-    rows.extend(scenarios::sizes(setup));
+    let wanted = |name: &str| setup.only.as_deref().is_none_or(|only| only == name);
+    if wanted("startup") {
+        eprintln!("kinvex-bench: start-up and memory");
+        rows.extend(scenarios::startup_and_memory(setup).await?);
+    }
+    if wanted("sign-in") {
+        eprintln!("kinvex-bench: sign-in through the CLI");
+        rows.push(scenarios::sign_in(setup).await?);
+    }
+    if wanted("refresh") {
+        eprintln!("kinvex-bench: 1,000 calls on an expired token");
+        rows.push(scenarios::refresh_burst(setup).await?);
+    }
+    if wanted("files") {
+        eprintln!("kinvex-bench: 10,000 files");
+        rows.push(scenarios::ten_thousand_files(setup).await?);
+    }
+    if wanted("size") {
+        rows.extend(scenarios::sizes(setup));
+    }
     for row in &mut rows {
         if row.met() == Some(false) && row.note.is_empty() {
             row.note = why_missed(&row.what).to_string();

@@ -70,8 +70,7 @@ pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
 
 #[tauri::command]
 pub async fn profile(desktop: State<'_, Desktop>) -> Result<Profile, CommandError> {
-    let (auth, client) = desktop.client()?;
-    data::profile(client, auth).await.map_err(Into::into)
+    desktop.profile().await
 }
 
 #[tauri::command]

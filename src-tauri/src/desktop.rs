@@ -4,6 +4,7 @@
 use kinvex_auth::browser::SystemBrowser;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::{Auth, AuthError, Config, SessionState, default_store};
+use kinvex_convex::data::{self, Profile};
 use kinvex_convex::{Client, ConvexError};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -81,7 +82,11 @@ pub struct AppInfo {
 pub struct Desktop {
     setup: Result<(Arc<Auth>, Option<Client>), String>,
     cancel: Mutex<Option<oneshot::Sender<()>>>,
+    /// The profile fetched while the window loads (see [`Desktop::prefetch_profile`]).
+    early_profile: Mutex<Option<EarlyProfile>>,
 }
+
+type EarlyProfile = tauri::async_runtime::JoinHandle<Option<Result<Profile, ConvexError>>>;
 
 impl Desktop {
     /// Reads the configuration; nothing is fetched or read from the keychain yet.
@@ -101,6 +106,7 @@ impl Desktop {
         Desktop {
             setup,
             cancel: Mutex::new(None),
+            early_profile: Mutex::new(None),
         }
     }
 
@@ -152,16 +158,57 @@ impl Desktop {
         }
     }
 
+    /// Starts restoring the session and, when someone is signed in, fetching their profile, so
+    /// the keychain read and the first Convex round trip overlap WebKit's start-up instead of
+    /// following it. The window's first `profile` call takes the result.
+    pub fn prefetch_profile(&self) {
+        let Ok((auth, Some(client))) = &self.setup else {
+            return;
+        };
+        let (auth, client) = (auth.clone(), client.clone());
+        let task = tauri::async_runtime::spawn(async move {
+            match auth.restore().await {
+                Ok(Some(_)) => Some(data::profile(&client, &auth).await),
+                _ => None,
+            }
+        });
+        *lock(&self.early_profile) = Some(task);
+    }
+
+    /// The signed-in person's profile: the prefetched one the first time (if it is still this
+    /// person's and it succeeded), otherwise fetched now.
+    pub async fn profile(&self) -> Result<Profile, CommandError> {
+        let (auth, client) = self.client()?;
+        let early = lock(&self.early_profile).take();
+        if let Some(task) = early
+            && let Ok(Some(Ok(profile))) = task.await
+        {
+            let current = match &*auth.watch().borrow() {
+                kinvex_auth::SessionState::SignedIn { subject, .. } => Some(subject.clone()),
+                _ => None,
+            };
+            if current.as_deref() == Some(profile.kinde_id.as_str()) {
+                return Ok(profile);
+            }
+        }
+        data::profile(client, auth).await.map_err(Into::into)
+    }
+
     /// Arms the cancel switch for a sign-in about to start.
     pub fn arm_cancel(&self) -> oneshot::Receiver<()> {
         let (sender, receiver) = oneshot::channel();
-        *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        *lock(&self.cancel) = Some(sender);
         receiver
     }
 
     pub fn cancel_sign_in(&self) {
-        if let Some(sender) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(sender) = lock(&self.cancel).take() {
             let _ = sender.send(());
         }
     }
+}
+
+/// A poisoned lock only means a panic elsewhere; the value inside is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

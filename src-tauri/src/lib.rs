@@ -21,10 +21,20 @@ pub fn run() -> Result<(), tauri::Error> {
         .manage(Desktop::from_system())
         .setup(|app| {
             forward_session_changes(app.handle().clone());
+            app.state::<Desktop>().prefetch_profile();
             route_scheme_redirects(app.handle());
             Ok(())
         })
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())?
+        .run(|app, event| {
+            // A session renewed moments ago is still being written to the keychain.
+            if let tauri::RunEvent::Exit = event
+                && let Ok(auth) = app.state::<Desktop>().auth()
+            {
+                tauri::async_runtime::block_on(auth.flush());
+            }
+        });
+    Ok(())
 }
 
 /// Hands URLs the operating system opens for the app's scheme to the waiting sign-in. On Linux

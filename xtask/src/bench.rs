@@ -1,7 +1,8 @@
 //! `cargo xtask bench [--quick]`: builds Kinvex and the bare window with one profile, then runs
 //! `kinvex-bench` in a throwaway desktop session. The full run (release profile, 7 rounds)
 //! writes `BENCHMARKS.md`; `--quick` (debug binaries, one round) writes under `target/bench/`
-//! and only proves the benchmarks still run, which is what CI does.
+//! and only proves the benchmarks still run, which is what CI does. `--only NAME` runs one
+//! scenario and also writes under `target/bench/`.
 
 use crate::{bundle, cargo, root, run, session, system, target_dir};
 use std::path::PathBuf;
@@ -71,7 +72,11 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     };
 
     let bin = target_dir().join(profile);
-    let out = if quick {
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let out = if quick || only.is_some() {
         let dir = target_dir().join("bench");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         dir.join("BENCHMARKS.quick.md")
@@ -81,6 +86,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let mut bench = Command::new(bin.join("kinvex-bench"));
     if quick {
         bench.arg("--quick");
+    }
+    if let Some(only) = only {
+        bench.args(["--only", only]);
     }
     bench
         .arg("--out")

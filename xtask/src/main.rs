@@ -19,7 +19,8 @@ tasks:
   bundle   build release installers (Linux: .deb and .rpm; macOS: .app and .dmg; Windows: NSIS
            and MSI) carrying the tenant settings (KINDE_*, CONVEX_URL) set in the environment
   bench    measure start-up, sign-in, refresh, files, memory and size against a bare Tauri
-           window and write BENCHMARKS.md (--quick: one round in debug, report under target/bench)
+           window and write BENCHMARKS.md (--quick: one round in debug; --only startup|sign-in|
+           refresh|files|size: one scenario; both report under target/bench)
   icons    draw the app's mark and regenerate every icon in icons/ and ui/mark.png
 ";
 

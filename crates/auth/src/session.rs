@@ -99,6 +99,21 @@ pub struct Auth {
     state: tokio::sync::watch::Sender<SessionState>,
     lock_dir: std::path::PathBuf,
     handoff: SchemeHandoff,
+    /// Held for writing while a refreshed session is being written to the keychain in the
+    /// background; every other keychain operation of this process waits on it.
+    persisting: Arc<tokio::sync::RwLock<()>>,
+    /// The marker this process last wrote into the shared lock file with a refreshed session.
+    /// Finding it still there under the lock means no other process has refreshed since, so the
+    /// keychain need not be read again before the next refresh.
+    written: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// What a refresh under the cross-process lock ended with.
+enum Renewal {
+    /// Another process had already renewed the session; nothing to write.
+    Adopted(TokenSet),
+    /// Renewed here: still to be written to the keychain.
+    Renewed(TokenSet),
 }
 
 impl Auth {
@@ -122,6 +137,8 @@ impl Auth {
             state: tokio::sync::watch::channel(SessionState::Unknown).0,
             lock_dir,
             handoff: SchemeHandoff::default(),
+            persisting: Arc::new(tokio::sync::RwLock::new(())),
+            written: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -172,7 +189,13 @@ impl Auth {
         operation: impl FnOnce(&TokenStore) -> Result<T, AuthError> + Send + 'static,
     ) -> Result<T, AuthError> {
         let store = self.store.clone();
-        let task = tokio::task::spawn_blocking(move || operation(&store));
+        let persisting = self.persisting.clone();
+        let task = async move {
+            // After a refresh's background write, never before it: no stale read, and a
+            // sign-out's clear cannot be overtaken by the write.
+            let _written = persisting.read().await;
+            tokio::task::spawn_blocking(move || operation(&store)).await
+        };
         match tokio::time::timeout(KEYCHAIN_TIMEOUT, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(AuthError::Keychain {
@@ -187,6 +210,11 @@ impl Auth {
         }
     }
 
+    /// Waits until a refreshed session is in the keychain. Call before the process exits.
+    pub async fn flush(&self) {
+        let _ = self.persisting.write().await;
+    }
+
     pub fn location(&self) -> Location {
         self.store.location()
     }
@@ -195,8 +223,36 @@ impl Auth {
         self.with_store(|store| store.load()).await
     }
 
+    /// Stores a session (a sign-in's) and tells every process to read the keychain again
+    /// before its next refresh.
     pub async fn save(&self, tokens: TokenSet) -> Result<(), AuthError> {
-        self.with_store(move |store| store.save(&tokens)).await
+        self.with_store(move |store| store.save(&tokens)).await?;
+        self.forget_marker().await;
+        Ok(())
+    }
+
+    /// Replaces the lock file's marker with one nobody remembers.
+    async fn forget_marker(&self) {
+        *lock_std(&self.written) = None;
+        let path = self.lock_path();
+        let _ = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let file = open_lock(&path)?;
+            file.lock()?;
+            write_marker(&file, &new_marker())
+        })
+        .await;
+    }
+
+    /// The lock file every process of this user shares for this tenant and client.
+    fn lock_path(&self) -> std::path::PathBuf {
+        self.lock_dir.join(format!(
+            "{:016x}.lock",
+            fnv(&format!(
+                "{} {}",
+                self.config.issuer_str(),
+                self.config.client_id
+            ))
+        ))
     }
 
     pub async fn status(&self) -> Result<Status, AuthError> {
@@ -375,6 +431,7 @@ impl Auth {
             }
         }
         self.with_store(|store| store.clear()).await?;
+        self.forget_marker().await;
         *self.current.lock().await = Some(None);
         self.announce(SessionState::SignedOut);
 
@@ -486,23 +543,9 @@ impl Auth {
     /// app), re-reading the keychain first: if another process already rotated the refresh
     /// token, its result is used instead of spending the old token a second time.
     async fn refresh_across_processes(&self, seen: &TokenSet) -> Result<TokenSet, AuthError> {
-        let path = self.lock_dir.join(format!(
-            "{:016x}.lock",
-            fnv(&format!(
-                "{} {}",
-                self.config.issuer_str(),
-                self.config.client_id
-            ))
-        ));
+        let path = self.lock_path();
         let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
+            let file = open_lock(&path)?;
             file.lock()?;
             Ok(file)
         })
@@ -514,24 +557,68 @@ impl Auth {
             detail: format!("cannot take the session lock: {e}"),
         })?;
 
+        let marker = read_marker(&lock);
+        let ours = marker.is_some() && *lock_std(&self.written) == marker;
         let result = async {
-            let stored = self.load().await?.ok_or(AuthError::SessionEnded)?;
+            // Unless the marker says the keychain still holds what this process wrote, another
+            // process may have rotated the refresh token: read the keychain again first.
+            let stored = if ours {
+                seen.clone()
+            } else {
+                self.load().await?.ok_or(AuthError::SessionEnded)?
+            };
             let audience = self.config.audience.is_some();
             let moved_on = convex_token(&stored, audience).0 != convex_token(seen, audience).0;
             if moved_on && !self.needs_refresh(&stored) {
-                return Ok(stored);
+                return Ok(Renewal::Adopted(stored));
             }
-            let renewed = self.refresh(&stored).await?;
-            // Stored before anyone uses it: the old refresh token is already spent.
-            self.save(renewed.clone()).await?;
-            Ok(renewed)
+            Ok(Renewal::Renewed(self.refresh(&stored).await?))
         }
         .await;
-        drop(lock);
-        if matches!(result, Err(AuthError::SessionEnded)) {
-            let _ = self.with_store(|store| store.clear()).await;
+        match result {
+            Ok(Renewal::Renewed(renewed)) => {
+                self.persist_in_background(renewed.clone(), lock).await;
+                Ok(renewed)
+            }
+            Ok(Renewal::Adopted(stored)) => Ok(stored),
+            Err(error) => {
+                if matches!(error, AuthError::SessionEnded) {
+                    let _ = self.with_store(|store| store.clear()).await;
+                    *lock_std(&self.written) = None;
+                    let _ = write_marker(&lock, &new_marker());
+                }
+                drop(lock);
+                Err(error)
+            }
         }
-        result
+    }
+
+    /// Writes a renewed session to the keychain while callers already use it. The cross-process
+    /// lock is released only after the write, so no other process can read the old session
+    /// (whose refresh token is spent), and this process's own keychain calls wait for it too.
+    /// A failed write is logged: the session keeps working until the app exits, then asks for
+    /// a new sign-in, exactly as a failed write before the callers were released would have.
+    async fn persist_in_background(&self, tokens: TokenSet, lock: std::fs::File) {
+        let writing = self.persisting.clone().write_owned().await;
+        let store = self.store.clone();
+        let written = self.written.clone();
+        tokio::task::spawn_blocking(move || {
+            let marker = new_marker();
+            let outcome = store.save(&tokens).and_then(|()| {
+                write_marker(&lock, &marker).map_err(|e| AuthError::Keychain {
+                    detail: format!("cannot update the session lock: {e}"),
+                })
+            });
+            match outcome {
+                Ok(()) => *lock_std(&written) = Some(marker),
+                Err(e) => {
+                    *lock_std(&written) = None;
+                    tracing::warn!("the renewed session could not be saved: {e}");
+                }
+            }
+            drop(lock);
+            drop(writing);
+        });
     }
 
     /// One refresh at the token endpoint, retried with backoff while the provider is unreachable.
@@ -656,6 +743,47 @@ impl Auth {
 }
 
 /// A stable, non-cryptographic name for a lock file.
+fn lock_std<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A marker unique to one write: this process, this moment, and a counter. Not a secret.
+fn new_marker() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{} {nanos} {count}", std::process::id())
+}
+
+fn open_lock(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+}
+
+fn read_marker(mut file: &std::fs::File) -> Option<String> {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    file.seek(std::io::SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+fn write_marker(mut file: &std::fs::File, marker: &str) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    file.set_len(0)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    file.write_all(marker.as_bytes())
+}
+
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf29ce484222325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3)

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     };
     let auth = Auth::new(config, http, store, Arc::new(SystemBrowser));
     let result = runtime.block_on(async {
-        match args.command.as_str() {
+        let result = match args.command.as_str() {
             "login" => login(&auth, &args).await,
             "status" => status(&auth).await,
             "logout" => logout(&auth, &args).await,
@@ -127,7 +127,10 @@ fn main() -> ExitCode {
             other => Err(Failure::Usage(format!(
                 "unknown command `{other}`\n\n{USAGE}"
             ))),
-        }
+        };
+        // A session renewed during the command is written to the keychain before exiting.
+        auth.flush().await;
+        result
     });
     match result {
         Ok(code) => code,

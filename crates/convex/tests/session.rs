@@ -186,7 +186,10 @@ async fn tokens_are_renewed_before_they_expire_for_either_kinde_setup() {
             "the refresh token rotated"
         );
         let on_disk = auth.load().await.unwrap().unwrap();
-        assert_eq!(on_disk, after, "the rotated token was stored before use");
+        assert_eq!(
+            on_disk, after,
+            "the rotated token is stored (a read waits for the background write)"
+        );
         let client = Client::for_auth(&auth).unwrap();
         client
             .call_as(&auth, Kind::Query, "users:current", &json!({}))
@@ -433,4 +436,91 @@ async fn a_profile_is_stored_once_when_no_webhook_arrived() {
             .is_some()
     );
     let _ = std::fs::remove_file(file);
+}
+
+/// Counts how often the keychain is read; the secrets live in a map shared by every `Auth`
+/// made over it, as two processes share one keychain.
+struct CountingStore {
+    secrets: Arc<kinvex_auth::token_store::Memory>,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl kinvex_auth::token_store::SecretStore for CountingStore {
+    fn get(&self, key: &str) -> Result<Option<String>, kinvex_auth::token_store::Fault> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.secrets.get(key)
+    }
+    fn set(&self, key: &str, value: &str) -> Result<(), kinvex_auth::token_store::Fault> {
+        self.secrets.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), kinvex_auth::token_store::Fault> {
+        self.secrets.delete(key)
+    }
+    fn location(&self) -> kinvex_auth::token_store::Location {
+        kinvex_auth::token_store::Location::Memory
+    }
+}
+
+#[tokio::test]
+async fn a_process_that_renewed_last_skips_the_keychain_until_another_one_writes() {
+    let stack = stack().await;
+    let secrets = Arc::new(kinvex_auth::token_store::Memory::default());
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let over_shared_keychain = || {
+        let config = auth(&stack, &token_file("unused"), 0, false).config.clone();
+        let store = TokenStore::new(
+            Box::new(CountingStore {
+                secrets: secrets.clone(),
+                reads: reads.clone(),
+            }),
+            config.issuer_str(),
+            &config.client_id,
+        );
+        let person = &stack.accounts[0];
+        let browser = HeadlessBrowser(Action::SignIn {
+            email: person.email.clone(),
+            password: person.password.clone(),
+        });
+        Auth::new(config, HttpClient::new().unwrap(), store, Arc::new(browser))
+    };
+    let app = over_shared_keychain();
+    sign_in(&app).await;
+    let token = |t: &kinvex_auth::TokenSet| t.id_token.clone();
+
+    // The first renewal reads the keychain under the lock: another process may have renewed.
+    let first = app.fresh_tokens().await.unwrap();
+    let renewed = app.tokens_after_rejection(&token(&first)).await.unwrap();
+    assert_eq!(refreshes(&stack), 1);
+    // The next one finds its own marker in the lock file and does not read the session back:
+    // the only read is the background write's look at the manifest it replaces (a load reads
+    // the manifest and at least one chunk).
+    app.flush().await;
+    let before = reads.load(Ordering::SeqCst);
+    let again = app.tokens_after_rejection(&token(&renewed)).await.unwrap();
+    app.flush().await;
+    assert_eq!(refreshes(&stack), 2);
+    assert_eq!(
+        reads.load(Ordering::SeqCst) - before,
+        1,
+        "only the write's manifest read"
+    );
+
+    // Another process signs in anew: the app must read the keychain and adopt that session
+    // rather than renew its own (which would overwrite the new one).
+    let cli = over_shared_keychain();
+    sign_in(&cli).await;
+    let theirs = cli.load().await.unwrap().unwrap();
+    let before = reads.load(Ordering::SeqCst);
+    let adopted = app.tokens_after_rejection(&token(&again)).await.unwrap();
+    assert!(
+        reads.load(Ordering::SeqCst) > before,
+        "the keychain was read"
+    );
+    assert_eq!(
+        adopted, theirs,
+        "the other process's session is used as it is"
+    );
+    assert_eq!(refreshes(&stack), 2, "and not renewed");
+    app.flush().await;
+    assert_eq!(cli.load().await.unwrap().unwrap(), theirs);
 }
