@@ -167,6 +167,7 @@ async function loadSignedIn(force) {
 async function loadProfile() {
   try {
     const profile = await call("profile");
+    performance.mark("kinvex:profile-data");
     $("profile-name").textContent = profile.name ?? profile.email ?? "Signed in";
     $("profile-email").textContent = profile.email ?? "—";
     $("profile-phone").textContent = profile.phone ?? "—";
@@ -269,6 +270,7 @@ function markPainted(name) {
 // ---- start ----
 
 async function boot() {
+  performance.mark("kinvex:boot");
   if (!tauri) {
     $("app-version").textContent = "Preview outside the desktop app";
     show("signed-out");
@@ -295,7 +297,9 @@ async function boot() {
   });
 
   try {
-    route(await call("session"));
+    const session = await call("session");
+    performance.mark("kinvex:session-known");
+    route(session);
   } catch (error) {
     show("signed-out");
     reportError(error);

@@ -8,7 +8,13 @@ use std::collections::HashMap;
 const DRIVERS: &[&str] = &["tauri-driver", "WebKitWebDriver"];
 
 /// Sum of PSS over every descendant of `root` that is not a WebDriver process, in MiB.
-pub fn tree_pss_mib(root: u32) -> Result<f64, String> {
+#[cfg(test)]
+fn tree_pss_mib(root: u32) -> Result<f64, String> {
+    Ok(tree_pss_by_process(root)?.iter().map(|(_, mib)| mib).sum())
+}
+
+/// PSS per process (by name, in MiB) over every descendant of `root` but the WebDriver ones.
+pub fn tree_pss_by_process(root: u32) -> Result<Vec<(String, f64)>, String> {
     let parents = parents()?;
     let mut tree = vec![root];
     let mut index = 0;
@@ -22,21 +28,25 @@ pub fn tree_pss_mib(root: u32) -> Result<f64, String> {
         );
         index += 1;
     }
-    let mut kib = 0u64;
+    let mut sizes = Vec::new();
     for pid in tree {
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let name = name.trim();
         if DRIVERS
             .iter()
-            .any(|d| name.trim().starts_with(&d[..d.len().min(15)]))
+            .any(|d| name.starts_with(&d[..d.len().min(15)]))
         {
             continue;
         }
-        kib += pss_kib(pid);
+        let kib = pss_kib(pid);
+        if kib > 0 {
+            sizes.push((name.to_string(), kib as f64 / 1024.0));
+        }
     }
-    if kib == 0 {
+    if sizes.is_empty() {
         return Err(format!("no app process found under {root}"));
     }
-    Ok(kib as f64 / 1024.0)
+    Ok(sizes)
 }
 
 /// Each process's parent, from `/proc/<pid>/stat` (the field after the parenthesised name).

@@ -62,6 +62,8 @@ pub struct Row {
     pub goal_text: String,
     /// Why a goal is missed, or anything else the reader needs; filled in by the caller.
     pub note: String,
+    /// Measured facts that explain the figure (a breakdown), shown under the table.
+    pub detail: String,
     /// A condition of the goal that failed outright (say, more than one refresh).
     pub failure: Option<String>,
 }
@@ -139,6 +141,13 @@ impl Report {
                 let _ = writeln!(out, "- **{}**: {}", row.what, row.note);
             }
         }
+        let details: Vec<&Row> = self.rows.iter().filter(|r| !r.detail.is_empty()).collect();
+        if !details.is_empty() {
+            let _ = writeln!(out, "\n## Breakdowns\n");
+            for row in details {
+                let _ = writeln!(out, "- **{}**: {}", row.what, row.detail);
+            }
+        }
         let _ = writeln!(out, "\n## Method\n");
         for line in &self.method {
             let _ = writeln!(out, "- {line}");
@@ -162,6 +171,7 @@ mod tests {
             goal,
             goal_text: String::new(),
             note: String::new(),
+            detail: String::new(),
             failure: None,
         }
     }

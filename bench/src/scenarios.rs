@@ -2,7 +2,7 @@
 //! warm-up round, and returns rows for the report.
 
 use crate::Setup;
-use crate::memory::tree_pss_mib;
+use crate::memory::tree_pss_by_process;
 use crate::report::{Goal, Row, Samples};
 use kinvex_auth::browser::SystemBrowser;
 use kinvex_auth::config::Sources;
@@ -116,6 +116,7 @@ pub async fn startup_and_memory(setup: &Setup) -> Result<Vec<Row>> {
     let files = mark("kinvex:files-visible");
     let (mut app_ms, mut bare_ms) = (Samples::default(), Samples::default());
     let (mut app_mib, mut bare_mib) = (Samples::default(), Samples::default());
+    let (mut app_split, mut bare_split) = (Vec::new(), Vec::new());
     for round in 0..=setup.rounds {
         let bare = launch(
             setup,
@@ -129,48 +130,85 @@ pub async fn startup_and_memory(setup: &Setup) -> Result<Vec<Row>> {
         if round > 0 {
             bare_ms.push(bare.0);
             app_ms.push(app.0);
-            bare_mib.push(bare.1);
-            app_mib.push(app.1);
+            bare_mib.push(bare.1.iter().map(|(_, mib)| mib).sum());
+            app_mib.push(app.1.iter().map(|(_, mib)| mib).sum());
         }
+        (bare_split, app_split) = (bare.1, app.1);
     }
-    Ok(vec![
-        ratio_row(
-            "Cold start to the signed-in profile painted",
-            &app_ms,
-            &bare_ms,
-            "ms",
-            0,
-            1.25,
-            "bare window to DOMContentLoaded",
-        ),
-        ratio_row(
-            "Memory (PSS of the app and its WebKit processes), idle",
-            &app_mib,
-            &bare_mib,
-            "MiB",
-            1,
-            1.15,
-            "bare window",
-        ),
-    ])
+    let split = |processes: &[(String, f64)]| {
+        processes
+            .iter()
+            .map(|(name, mib)| format!("{name} {mib:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut memory = ratio_row(
+        "Memory (PSS of the app and its WebKit processes), idle",
+        &app_mib,
+        &bare_mib,
+        "MiB",
+        1,
+        1.15,
+        "bare window",
+    );
+    let mut startup = ratio_row(
+        "Cold start to the signed-in profile painted",
+        &app_ms,
+        &bare_ms,
+        "ms",
+        0,
+        1.25,
+        "bare window to DOMContentLoaded",
+    );
+    startup.detail = format!(
+        "last round, after the launch request: {}",
+        lock(&LAST_TIMELINE)
+    );
+    memory.detail = format!(
+        "last round, MiB per process: Kinvex {}; bare window {}",
+        split(&app_split),
+        split(&bare_split)
+    );
+    Ok(vec![startup, memory])
+}
+
+/// The app's start-up steps from its last launch, for the report's breakdown.
+static LAST_TIMELINE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Launches `binary` through WebDriver and returns the milliseconds from the launch request to
-/// the page reporting `started`, and the tree's PSS once the page reports `idle` and has idled
-/// for `setup.settle`.
+/// the page reporting `started`, and the PSS of each of its processes once the page reports
+/// `idle` and has idled for `setup.settle`.
 async fn launch(
     setup: &Setup,
     binary: &str,
     env: &[(String, String)],
     started: &str,
     idle: &str,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, Vec<(String, f64)>)> {
     let session = Session::desktop_at(binary, env).await;
     let requested = epoch_ms(session.requested_at());
     let startup = page_time(&session, started).await? - requested;
     page_time(&session, idle).await?;
+    if binary == setup.app {
+        let mut steps = Vec::new();
+        for (label, script) in [
+            ("DOMContentLoaded", DOM_CONTENT_LOADED.to_string()),
+            ("script start", mark("kinvex:boot")),
+            ("session known", mark("kinvex:session-known")),
+            ("profile data in the page", mark("kinvex:profile-data")),
+            ("profile painted", mark("kinvex:profile-rendered")),
+        ] {
+            let at = page_time(&session, &script).await? - requested;
+            steps.push(format!("{label} {at:.0} ms"));
+        }
+        *lock(&LAST_TIMELINE) = steps.join(", ");
+    }
     tokio::time::sleep(setup.settle).await;
-    let memory = tree_pss_mib(session.driver_pid())?;
+    let memory = tree_pss_by_process(session.driver_pid())?;
     session.close().await;
     Ok((startup, memory))
 }
@@ -200,6 +238,7 @@ pub async fn ten_thousand_files(setup: &Setup) -> Result<Row> {
         goal: Goal::AtMost(100.0),
         goal_text: "≤ 100 ms".into(),
         note: String::new(),
+        detail: String::new(),
         failure: None,
     })
 }
@@ -472,6 +511,7 @@ fn ratio_row(
         goal: Goal::RatioAtMost(limit),
         goal_text: format!("≤ {limit:.2}×"),
         note: String::new(),
+        detail: String::new(),
         failure: None,
     }
 }

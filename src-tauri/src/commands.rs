@@ -16,7 +16,7 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> A
 /// The session, restored from the keychain on first call.
 #[tauri::command]
 pub async fn session(desktop: State<'_, Desktop>) -> Result<SessionView, CommandError> {
-    let auth = desktop.auth()?;
+    let auth = desktop.auth().await?;
     auth.restore().await?;
     Ok(SessionView::from(&*auth.watch().borrow()))
 }
@@ -28,7 +28,7 @@ pub async fn sign_in<R: Runtime>(
     desktop: State<'_, Desktop>,
     register: bool,
 ) -> Result<(), CommandError> {
-    let auth = desktop.auth()?;
+    let auth = desktop.auth().await?;
     let cancel = desktop.arm_cancel();
     let options = SignInOptions {
         register,
@@ -61,7 +61,8 @@ pub fn cancel_sign_in(desktop: State<'_, Desktop>) {
 #[tauri::command]
 pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
     desktop
-        .auth()?
+        .auth()
+        .await?
         .sign_out(true)
         .await
         .map(drop)
@@ -79,7 +80,7 @@ pub async fn files(
     cursor: Option<String>,
     page_size: u32,
 ) -> Result<FilePage, CommandError> {
-    let (auth, client) = desktop.client()?;
+    let (auth, client) = desktop.client().await?;
     data::files(client, auth, cursor.as_deref(), page_size.clamp(1, 1000))
         .await
         .map_err(Into::into)

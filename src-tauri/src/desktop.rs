@@ -79,8 +79,14 @@ pub struct AppInfo {
     pub config_error: Option<String>,
 }
 
+/// The session and the Convex client, once built; or why the app cannot sign in.
+type Setup = Result<(Arc<Auth>, Option<Client>), String>;
+
 pub struct Desktop {
-    setup: Result<(Arc<Auth>, Option<Client>), String>,
+    config: Result<Config, String>,
+    /// Built off the main thread on first need: the HTTP client loads the system's
+    /// certificates, which the window should not wait for.
+    setup: tokio::sync::OnceCell<Setup>,
     cancel: Mutex<Option<oneshot::Sender<()>>>,
     /// The profile fetched while the window loads (see [`Desktop::prefetch_profile`]).
     early_profile: Mutex<Option<EarlyProfile>>,
@@ -95,23 +101,33 @@ impl Desktop {
     }
 
     pub fn from_config(config: Result<Config, String>) -> Desktop {
-        // A setup problem (configuration, proxy settings) is shown on the signed-out screen.
-        let setup = config.and_then(|config| {
-            let http = HttpClient::new().map_err(|e| e.to_string())?;
-            let store = default_store(&config);
-            let auth = Arc::new(Auth::new(config, http, store, Arc::new(SystemBrowser)));
-            let client = Client::for_auth(&auth).ok();
-            Ok((auth, client))
-        });
         Desktop {
-            setup,
+            config,
+            setup: tokio::sync::OnceCell::new(),
             cancel: Mutex::new(None),
             early_profile: Mutex::new(None),
         }
     }
 
-    pub fn auth(&self) -> Result<&Arc<Auth>, CommandError> {
+    async fn setup(&self) -> &Setup {
         self.setup
+            .get_or_init(|| async {
+                let config = self.config.clone()?;
+                tauri::async_runtime::spawn_blocking(move || build(config))
+                    .await
+                    .map_err(|e| e.to_string())?
+            })
+            .await
+    }
+
+    /// The session, if it has been set up already (for the exit handler, which cannot wait).
+    pub fn auth_if_ready(&self) -> Option<&Arc<Auth>> {
+        self.setup.get()?.as_ref().ok().map(|(auth, _)| auth)
+    }
+
+    pub async fn auth(&self) -> Result<&Arc<Auth>, CommandError> {
+        self.setup()
+            .await
             .as_ref()
             .map(|(auth, _)| auth)
             .map_err(|message| CommandError {
@@ -120,18 +136,22 @@ impl Desktop {
             })
     }
 
-    pub fn client(&self) -> Result<(&Arc<Auth>, &Client), CommandError> {
-        let auth = self.auth()?;
-        let client = self.setup.as_ref().ok().and_then(|(_, c)| c.as_ref());
+    pub async fn client(&self) -> Result<(&Arc<Auth>, &Client), CommandError> {
+        let auth = self.auth().await?;
+        let client = self
+            .setup()
+            .await
+            .as_ref()
+            .ok()
+            .and_then(|(_, c)| c.as_ref());
         Ok((auth, client.ok_or(ConvexError::NotConfigured)?))
     }
 
     pub fn info(&self, name: String, version: String) -> AppInfo {
-        match &self.setup {
-            Ok((auth, _)) => {
-                let issuer = auth.config.issuer_str().to_string();
-                let backend = auth
-                    .config
+        match &self.config {
+            Ok(config) => {
+                let issuer = config.issuer_str().to_string();
+                let backend = config
                     .convex_url
                     .as_ref()
                     .map(|u| u.as_str().trim_end_matches('/').to_string());
@@ -161,14 +181,15 @@ impl Desktop {
     /// Starts restoring the session and, when someone is signed in, fetching their profile, so
     /// the keychain read and the first Convex round trip overlap WebKit's start-up instead of
     /// following it. The window's first `profile` call takes the result.
-    pub fn prefetch_profile(&self) {
-        let Ok((auth, Some(client))) = &self.setup else {
+    pub fn prefetch_profile<R: tauri::Runtime>(&self, app: tauri::AppHandle<R>) {
+        if self.config.is_err() {
             return;
-        };
-        let (auth, client) = (auth.clone(), client.clone());
+        }
         let task = tauri::async_runtime::spawn(async move {
+            let desktop = tauri::Manager::state::<Desktop>(&app);
+            let (auth, client) = desktop.client().await.ok()?;
             match auth.restore().await {
-                Ok(Some(_)) => Some(data::profile(&client, &auth).await),
+                Ok(Some(_)) => Some(data::profile(client, auth).await),
                 _ => None,
             }
         });
@@ -178,7 +199,7 @@ impl Desktop {
     /// The signed-in person's profile: the prefetched one the first time (if it is still this
     /// person's and it succeeded), otherwise fetched now.
     pub async fn profile(&self) -> Result<Profile, CommandError> {
-        let (auth, client) = self.client()?;
+        let (auth, client) = self.client().await?;
         let early = lock(&self.early_profile).take();
         if let Some(task) = early
             && let Ok(Some(Ok(profile))) = task.await
@@ -211,4 +232,13 @@ impl Desktop {
 /// A poisoned lock only means a panic elsewhere; the value inside is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The sign-in core over the OS keychain, and the Convex client sharing its HTTP client.
+fn build(config: Config) -> Setup {
+    let http = HttpClient::new().map_err(|e| e.to_string())?;
+    let store = default_store(&config);
+    let auth = Arc::new(Auth::new(config, http, store, Arc::new(SystemBrowser)));
+    let client = Client::for_auth(&auth).ok();
+    Ok((auth, client))
 }

@@ -5,6 +5,8 @@ mod commands;
 mod desktop;
 
 use desktop::{Desktop, SessionView};
+use kinvex_auth::Auth;
+use std::sync::Arc;
 use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// Starts the app and blocks until its last window closes.
@@ -20,16 +22,22 @@ pub fn run() -> Result<(), tauri::Error> {
     with_commands(builder.plugin(tauri_plugin_deep_link::init()))
         .manage(Desktop::from_system())
         .setup(|app| {
-            forward_session_changes(app.handle().clone());
-            app.state::<Desktop>().prefetch_profile();
-            route_scheme_redirects(app.handle());
+            let app = app.handle().clone();
+            app.state::<Desktop>().prefetch_profile(app.clone());
+            tauri::async_runtime::spawn(async move {
+                let Ok(auth) = app.state::<Desktop>().auth().await.cloned() else {
+                    return;
+                };
+                forward_session_changes(app.clone(), &auth);
+                route_scheme_redirects(&app, auth);
+            });
             Ok(())
         })
         .build(tauri::generate_context!())?
         .run(|app, event| {
             // A session renewed moments ago is still being written to the keychain.
             if let tauri::RunEvent::Exit = event
-                && let Ok(auth) = app.state::<Desktop>().auth()
+                && let Some(auth) = app.state::<Desktop>().auth_if_ready()
             {
                 tauri::async_runtime::block_on(auth.flush());
             }
@@ -42,11 +50,8 @@ pub fn run() -> Result<(), tauri::Error> {
 /// forwards here; on macOS as an event. Installers register the scheme (the desktop entry passes
 /// the URL with `%u`); a development build or an AppImage, which nothing installed, registers
 /// itself, and only when it is configured to use the scheme.
-fn route_scheme_redirects<R: Runtime>(app: &tauri::AppHandle<R>) {
+fn route_scheme_redirects<R: Runtime>(app: &tauri::AppHandle<R>, auth: Arc<Auth>) {
     use tauri_plugin_deep_link::DeepLinkExt;
-    let Ok(auth) = app.state::<Desktop>().auth().cloned() else {
-        return;
-    };
     #[cfg(any(windows, target_os = "linux"))]
     if !auth.config.redirect_is_loopback()
         && (cfg!(debug_assertions) || app.env().appimage.is_some())
@@ -87,10 +92,7 @@ fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 
 /// Emits `session` whenever the session changes (signed in, out, offline), so the window
 /// reacts to events rather than polling.
-fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>) {
-    let Ok(auth) = app.state::<Desktop>().auth().cloned() else {
-        return;
-    };
+fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>, auth: &Auth) {
     let mut changes = auth.watch();
     tauri::async_runtime::spawn(async move {
         while changes.changed().await.is_ok() {

@@ -92,14 +92,18 @@ impl Client {
         Ok(Client { http, url })
     }
 
-    /// The client for the deployment in the sign-in configuration.
+    /// The client for the deployment in the sign-in configuration. It shares the sign-in
+    /// core's HTTP client (same rules: no redirects, bounded time): one connection pool, and
+    /// the TLS set-up (loading the system's certificates) is paid once.
     pub fn for_auth(auth: &Auth) -> Result<Client, ConvexError> {
-        Client::new(
-            auth.config
+        Ok(Client {
+            http: auth.http().reqwest().clone(),
+            url: auth
+                .config
                 .convex_url
                 .clone()
                 .ok_or(ConvexError::NotConfigured)?,
-        )
+        })
     }
 
     /// One call, as `token`'s owner or anonymously.
