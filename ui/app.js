@@ -15,6 +15,9 @@ const view = {
   loadingFiles: false,
   loadedFor: null,
   countdown: null,
+  /** Settles when the profile request of the current load has been handled. */
+  profileShown: Promise.resolve(),
+  profileFilled: false,
 };
 
 function show(screen) {
@@ -75,12 +78,20 @@ async function call(command, args) {
 
 function route(session) {
   switch (session.state) {
-    case "signed_in":
+    case "signed_in": {
       if (view.screen !== "signed-in") hideBanner();
       $("bar-email").textContent = session.email ?? session.name ?? "";
-      show("signed-in");
-      loadSignedIn(false);
+      const loading = loadSignedIn(false);
+      if (view.screen === "loading") {
+        // Straight from start-up: show the screen once, with the profile in it, unless that
+        // takes long. One layout and paint instead of an empty card and then a full one.
+        Promise.race([view.profileShown, delay(400)]).then(() => reveal());
+      } else {
+        reveal();
+      }
+      loading.catch(() => {});
       break;
+    }
     case "offline":
       banner("You are offline: your session is kept and will be renewed when the connection returns.", {
         label: "Retry",
@@ -161,7 +172,21 @@ async function loadSignedIn(force) {
   if (!force && view.loadedFor === session) return;
   view.loadedFor = session;
   hideBanner();
-  await Promise.all([loadProfile(), reloadFiles()]);
+  const profile = loadProfile();
+  view.profileShown = profile;
+  await Promise.all([profile, reloadFiles()]);
+}
+
+function delay(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Shows the signed-in screen; the first time the profile is in it, that frame is marked. */
+function reveal() {
+  if (view.screen === "signed-in") return;
+  show("signed-in");
+  if (view.profileFilled) markPainted("kinvex:profile-rendered");
+  if (view.files.length > 0) markPainted("kinvex:files-visible");
 }
 
 async function loadProfile() {
@@ -175,7 +200,8 @@ async function loadProfile() {
     $("profile-org").textContent = profile.organization ?? "—";
     $("profile-since").textContent = formatDate(profile.member_since);
     $("avatar").textContent = initials(profile.name, profile.email);
-    markPainted("kinvex:profile-rendered");
+    view.profileFilled = true;
+    if (view.screen === "signed-in") markPainted("kinvex:profile-rendered");
   } catch (error) {
     reportError(error);
   }
@@ -255,7 +281,7 @@ async function loadMoreFiles() {
     view.loadingFiles = false;
   }
   renderRows();
-  if (view.files.length > 0) markPainted("kinvex:files-visible");
+  if (view.files.length > 0 && view.screen === "signed-in") markPainted("kinvex:files-visible");
 }
 
 /**
