@@ -4,7 +4,7 @@
 //! and only proves the benchmarks still run, which is what CI does. `--only NAME` runs one
 //! scenario and also writes under `target/bench/`.
 
-use crate::{bundle, cargo, root, run, session, system, target_dir};
+use crate::{build, bundle, root, run, session, system, target_dir};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -16,23 +16,15 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     system::ensure_tauri_driver()?;
 
     let (profile, app_deb, bare_deb) = if quick {
-        let mut build = cargo();
-        build.args([
-            "build",
-            "--locked",
-            "--package",
-            "kinvex-desktop",
-            "--package",
-            "kinvex-bare-window",
-            "--package",
-            "kinvex-cli",
-            "--package",
-            "kinvex-devstack",
-            "--package",
-            "kinvex-bench",
-        ]);
-        run(
-            build,
+        build(
+            &[
+                "kinvex-desktop",
+                "kinvex-bare-window",
+                "kinvex-cli",
+                "kinvex-devstack",
+                "kinvex-bench",
+            ],
+            false,
             "building the benchmarks and what they measure (debug)",
         )?;
         let deb = target_dir().join("release/bundle/deb");
@@ -51,20 +43,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             .current_dir(root().join("bench/bare-window"))
             .env_remove("CI");
         run(bare, "building the bare window and its .deb (release)")?;
-        let mut build = cargo();
-        build.args([
-            "build",
-            "--locked",
-            "--release",
-            "--package",
-            "kinvex-cli",
-            "--package",
-            "kinvex-devstack",
-            "--package",
-            "kinvex-bench",
-        ]);
-        run(
-            build,
+        build(
+            &["kinvex-cli", "kinvex-devstack", "kinvex-bench"],
+            true,
             "building the CLI, the local stack and the benchmarks (release)",
         )?;
         let bare_deb = find_deb(&target_dir().join("release/bundle/deb"), "Bare Window_");

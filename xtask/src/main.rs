@@ -71,6 +71,19 @@ fn cargo() -> Command {
     command
 }
 
+/// `cargo build --locked` of `packages`, in the release profile or the dev one.
+fn build(packages: &[&str], release: bool, what: &str) -> Result<(), String> {
+    let mut build = cargo();
+    build.args(["build", "--locked"]);
+    if release {
+        build.arg("--release");
+    }
+    for package in packages {
+        build.args(["--package", package]);
+    }
+    run(build, what)
+}
+
 /// Runs `command`, failing with its description when it does not succeed.
 fn run(mut command: Command, what: &str) -> Result<(), String> {
     eprintln!("xtask: {what}");
@@ -87,15 +100,11 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
 /// Starts the local stack, then the app against it; stops the stack when the app exits.
 fn dev() -> Result<(), String> {
     system::ensure(system::BUILD)?;
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--package",
-        "kinvex-devstack",
-        "--package",
-        "kinvex-desktop",
-    ]);
-    run(build, "building the local stack and the desktop app")?;
+    build(
+        &["kinvex-devstack", "kinvex-desktop"],
+        false,
+        "building the local stack and the desktop app",
+    )?;
 
     let data = root().join(".devstack");
     let env_file = data.join("app.env");
@@ -188,19 +197,9 @@ fn test(filters: &[String]) -> Result<(), String> {
     run(convex, "testing the Convex functions (convex-test)")?;
 
     // The end-to-end tests drive the binary a developer gets from a plain `cargo build`.
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--locked",
-        "--package",
-        "kinvex-desktop",
-        "--package",
-        "kinvex-cli",
-        "--package",
-        "kinvex-devstack",
-    ]);
-    run(
-        build,
+    build(
+        &["kinvex-desktop", "kinvex-cli", "kinvex-devstack"],
+        false,
         "building the desktop app, the CLI and the local stack",
     )?;
     // The installer test installs this .deb: a release build carrying a made-up tenant, so the
