@@ -72,6 +72,15 @@ impl Driver {
     }
 
     pub async fn session(&self, capabilities: serde_json::Value) -> Client {
+        self.try_session(capabilities)
+            .await
+            .expect("a WebDriver session")
+    }
+
+    pub async fn try_session(
+        &self,
+        capabilities: serde_json::Value,
+    ) -> Result<Client, fantoccini::error::NewSessionError> {
         let serde_json::Value::Object(capabilities) = capabilities else {
             panic!("capabilities must be an object")
         };
@@ -79,7 +88,6 @@ impl Driver {
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
-            .expect("a WebDriver session")
     }
 }
 
@@ -132,30 +140,45 @@ impl Session {
 
     /// The app binary at `app` (an installed one, say) in a real window.
     pub async fn desktop_at(app: &str, env: &[(String, String)]) -> Session {
-        let (port, native_port) = (free_port(), free_port());
-        let args = vec![
-            "--port".into(),
-            port.to_string(),
-            "--native-port".into(),
-            native_port.to_string(),
-        ];
-        // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
-        let driver = Driver::spawn_with(
-            "tauri-driver",
-            &args,
-            env,
-            &[port, native_port],
-            "cargo install tauri-driver --locked",
-        );
-        let requested_at = std::time::SystemTime::now();
-        let client = driver
-            .session(serde_json::json!({ "tauri:options": { "application": app } }))
-            .await;
-        Session {
-            client: Some(client),
-            artifacts: artifacts(),
-            requested_at,
-            _driver: driver,
+        // A port found free can be taken by another socket before WebKitWebDriver binds it
+        // (outgoing connections draw from the same range); then the session cannot start, and
+        // a second try with new ports is the remedy.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (port, native_port) = (free_port(), free_port());
+            let args = vec![
+                "--port".into(),
+                port.to_string(),
+                "--native-port".into(),
+                native_port.to_string(),
+            ];
+            // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
+            let driver = Driver::spawn_with(
+                "tauri-driver",
+                &args,
+                env,
+                &[port, native_port],
+                "cargo install tauri-driver --locked",
+            );
+            let requested_at = std::time::SystemTime::now();
+            match driver
+                .try_session(serde_json::json!({ "tauri:options": { "application": app } }))
+                .await
+            {
+                Ok(client) => {
+                    return Session {
+                        client: Some(client),
+                        artifacts: artifacts(),
+                        requested_at,
+                        _driver: driver,
+                    };
+                }
+                Err(e) if attempts < 3 => {
+                    eprintln!("the app's WebDriver session did not start ({e}); trying new ports");
+                }
+                Err(e) => panic!("no WebDriver session for the app after {attempts} tries: {e}"),
+            }
         }
     }
 
