@@ -121,3 +121,19 @@ pub fn installer_check_tenant() -> Vec<(String, String)> {
 pub fn npx() -> &'static str {
     if cfg!(windows) { "npx.cmd" } else { "npx" }
 }
+
+/// The .deb a previous full run built, for a narrowed run that selects the installer test.
+pub fn existing_deb() -> Option<PathBuf> {
+    let dir = target_dir().join("release/bundle/deb");
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension().is_some_and(|e| e == "deb")
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("Kinvex"))
+        })
+}

@@ -15,7 +15,9 @@ usage: cargo xtask <task>
 tasks:
   dev      start the local stack (Kinde- and Convex-compatible) and the desktop app against it
   test     run the whole suite: lints, Rust tests and end-to-end tests in a real window
-           (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters.
+           (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters;
+           a filtered run skips the lints, the Convex functions' tests, the installer build
+           and the benchmarks (the installer test reuses the last .deb built)
   bundle   build release installers (Linux: .deb and .rpm; macOS: .app and .dmg; Windows: NSIS
            and MSI) carrying the tenant settings (KINDE_*, CONVEX_URL) set in the environment
   bench    measure start-up, sign-in, refresh, files, memory and size against a bare Tauri
@@ -164,14 +166,8 @@ fn stop(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-fn test(filters: &[String]) -> Result<(), String> {
-    system::ensure(system::BUILD)?;
-    system::ensure(system::DESKTOP_SESSION)?;
-    system::ensure(system::NODE)?;
-    system::ensure_tauri_driver()?;
-    system::ensure_npm_packages(&root().join("tests/wire"))?;
-    system::ensure_npm_packages(&root().join("convex"))?;
-
+/// `cargo fmt --check` and `cargo clippy -D warnings` over the whole workspace.
+fn lint() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt, "checking formatting (cargo fmt --all --check)")?;
@@ -186,15 +182,30 @@ fn test(filters: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]);
-    run(clippy, "linting (cargo clippy -- -D warnings)")?;
+    run(clippy, "linting (cargo clippy -- -D warnings)")
+}
 
-    // The project's Convex functions, under convex-test (the same contract cases as the stack).
-    let mut convex = Command::new("npm");
-    convex
-        .args(["test", "--silent"])
-        .current_dir(root().join("convex"))
-        .env("NO_COLOR", "1");
-    run(convex, "testing the Convex functions (convex-test)")?;
+fn test(filters: &[String]) -> Result<(), String> {
+    system::ensure(system::BUILD)?;
+    system::ensure(system::DESKTOP_SESSION)?;
+    system::ensure(system::NODE)?;
+    system::ensure_tauri_driver()?;
+    system::ensure_npm_packages(&root().join("tests/wire"))?;
+    system::ensure_npm_packages(&root().join("convex"))?;
+
+    // A run narrowed with filters is a developer's inner loop: the lints, the Convex functions'
+    // tests and the release installer are left to the full run (an existing .deb is reused).
+    let full = filters.is_empty();
+    if full {
+        lint()?;
+        // The project's Convex functions, under convex-test (the same contract cases as the stack).
+        let mut convex = Command::new("npm");
+        convex
+            .args(["test", "--silent"])
+            .current_dir(root().join("convex"))
+            .env("NO_COLOR", "1");
+        run(convex, "testing the Convex functions (convex-test)")?;
+    }
 
     // The end-to-end tests drive the binary a developer gets from a plain `cargo build`.
     build(
@@ -204,11 +215,18 @@ fn test(filters: &[String]) -> Result<(), String> {
     )?;
     // The installer test installs this .deb: a release build carrying a made-up tenant, so the
     // test can see that the settings were compiled in.
-    let installers = bundle::build(&bundle::installer_check_tenant())?;
-    let deb = installers
-        .iter()
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .ok_or("the bundle step made no .deb")?;
+    let deb = if full {
+        let installers = bundle::build(&bundle::installer_check_tenant())?;
+        Some(
+            installers
+                .iter()
+                .find(|p| p.extension().is_some_and(|e| e == "deb"))
+                .ok_or("the bundle step made no .deb")?
+                .clone(),
+        )
+    } else {
+        bundle::existing_deb()
+    };
 
     let debug = target_dir().join("debug");
     let app = debug.join("kinvex-desktop");
@@ -237,8 +255,10 @@ fn test(filters: &[String]) -> Result<(), String> {
         .env("KINVEX_E2E_CLI", debug.join("kinvex"))
         .env("KINVEX_E2E_DEVSTACK", debug.join("devstack"))
         .env("KINVEX_E2E_ARTIFACTS", &artifacts)
-        .env("KINVEX_E2E_DEB", deb)
         .env("KINVEX_E2E_DEB_ISSUER", bundle::INSTALLER_CHECK_ISSUER);
+    if let Some(deb) = &deb {
+        tests.env("KINVEX_E2E_DEB", deb);
+    }
     run(
         session::wrap(tests)?,
         "running the test suite in a desktop session",
@@ -246,7 +266,7 @@ fn test(filters: &[String]) -> Result<(), String> {
     eprintln!("xtask: screenshots are in {}", artifacts.display());
     // The benchmarks in one quick round: proof they still run, no thresholds (CI timings are
     // noise). Skipped when the run was narrowed with filters.
-    if filters.is_empty() {
+    if full {
         bench::bench(&["--quick".to_string()])?;
     }
     Ok(())
