@@ -14,7 +14,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Clock difference tolerated on `exp` and a future `iat`.
 pub const LEEWAY: Duration = Duration::from_secs(60);
@@ -48,11 +48,8 @@ type KindeIdToken = openidconnect::IdToken<
     CoreJwsSigningAlgorithm,
 >;
 
-pub fn unix(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// Seconds since the Unix epoch.
+pub use kinvex_clock::unix;
 
 /// Validates `token` at time `now`. `nonce` is the one sent with the request, or `None` for a
 /// token from a refresh (which carries the original nonce or none).

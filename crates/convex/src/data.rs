@@ -61,7 +61,8 @@ pub async fn profile(client: &Client, auth: &Auth) -> Result<Profile, ConvexErro
             .call_as(auth, Kind::Query, "users:current", &json!({}))
             .await?;
     }
-    let tokens = auth.fresh_tokens().await?;
+    // Who signed in, as the session holds it: the calls above already renewed it if needed.
+    let identity = auth.identity().await?;
     let given_name = text(&record, "firstName");
     let family_name = text(&record, "lastName");
     let joined = [given_name.clone(), family_name.clone()]
@@ -70,17 +71,14 @@ pub async fn profile(client: &Client, auth: &Auth) -> Result<Profile, ConvexErro
         .collect::<Vec<_>>()
         .join(" ");
     Ok(Profile {
-        kinde_id: tokens.subject.clone(),
-        name: tokens
-            .name
-            .clone()
-            .or((!joined.is_empty()).then_some(joined)),
+        kinde_id: identity.subject,
+        name: identity.name.or((!joined.is_empty()).then_some(joined)),
         given_name,
         family_name,
-        email: text(&record, "email").or(tokens.email.clone()),
+        email: text(&record, "email").or(identity.email),
         phone: text(&record, "phone"),
         picture_url: text(&record, "pictureUrl"),
-        organization: tokens.organization.clone(),
+        organization: identity.organization,
         member_since: record["_creationTime"].as_f64(),
     })
 }

@@ -5,7 +5,6 @@
 
 pub mod data;
 
-use kinvex_auth::session::convex_token;
 use kinvex_auth::{Auth, AuthError, Secret};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -174,14 +173,11 @@ impl Client {
         path: &str,
         args: &Value,
     ) -> Result<Value, ConvexError> {
-        let audience = auth.config.audience.is_some();
-        let tokens = auth.fresh_tokens().await?;
-        let token = convex_token(&tokens, audience).0.clone();
+        let token = auth.bearer().await?;
         match self.call(kind, path, args, Some(&token)).await {
             Err(ConvexError::Unauthenticated { .. }) => {
-                let renewed = auth.tokens_after_rejection(&token).await?;
-                self.call(kind, path, args, Some(convex_token(&renewed, audience).0))
-                    .await
+                let renewed = auth.bearer_after_rejection(&token).await?;
+                self.call(kind, path, args, Some(&renewed)).await
             }
             other => other,
         }

@@ -1,0 +1,383 @@
+//! The signed-in session: the [`Auth`] type that owns it, what it tells a UI, and how fresh
+//! its tokens are. Signing in, renewing, the lock the processes share and signing out each
+//! have a module of their own.
+
+mod grant;
+mod lock;
+mod refresh;
+mod sign_in;
+mod sign_out;
+
+use crate::browser::Browser;
+use crate::config::Config;
+use crate::discovery::Provider;
+use crate::error::AuthError;
+use crate::http::HttpClient;
+use crate::id_token::Identity;
+use crate::redirect::SchemeHandoff;
+use crate::secret::Secret;
+use crate::token_store::{Location, TokenSet, TokenStore};
+use kinvex_clock::SharedClock;
+use lock::{Marker, SessionLock};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use url::Url;
+
+/// How long a keychain call may take before the person is told (a locked Secret Service can
+/// wait on a prompt forever).
+pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(20);
+pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How early a token is renewed before it expires.
+pub const REFRESH_MARGIN: i64 = 60;
+
+#[derive(Clone, Debug, Default)]
+pub struct SignInOptions {
+    /// Show Kinde's registration screen (`prompt=create`).
+    pub register: bool,
+    pub org_code: Option<String>,
+    pub login_hint: Option<String>,
+    /// Force the sign-in page even with a browser session (`prompt=login`).
+    pub force_login: bool,
+}
+
+/// What `status` reports.
+#[derive(Clone, Debug)]
+pub enum Status {
+    SignedOut {
+        location: Location,
+    },
+    SignedIn {
+        subject: String,
+        email: Option<String>,
+        name: Option<String>,
+        expires_at: i64,
+        location: Location,
+    },
+}
+
+/// What the app shows about the session; changes are announced on [`Auth::watch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionState {
+    /// Not looked at yet (nothing is read at start-up until someone asks).
+    Unknown,
+    SignedOut,
+    SignedIn {
+        subject: String,
+        email: Option<String>,
+        name: Option<String>,
+    },
+    /// Signed in, but the session could not be renewed because the provider is unreachable.
+    Offline { subject: String, detail: String },
+}
+
+impl SessionState {
+    fn of(tokens: &TokenSet) -> SessionState {
+        SessionState::SignedIn {
+            subject: tokens.subject.clone(),
+            email: tokens.email.clone(),
+            name: tokens.name.clone(),
+        }
+    }
+}
+
+/// This process's copy of the session.
+#[derive(Clone, Debug)]
+enum Cached {
+    /// The keychain has not been read yet.
+    NotRead,
+    SignedOut,
+    SignedIn(TokenSet),
+}
+
+/// The signed-in session and everything that renews, stores and ends it. Time, HTTP, the
+/// keychain and the browser are all passed in.
+pub struct Auth {
+    pub config: Config,
+    http: HttpClient,
+    clock: SharedClock,
+    provider: OnceCell<Arc<Provider>>,
+    store: Arc<TokenStore>,
+    browser: Arc<dyn Browser>,
+    /// Holding this lock is what makes a refresh single-flight inside the process: concurrent
+    /// callers wait, then see the new tokens.
+    current: tokio::sync::Mutex<Cached>,
+    state: tokio::sync::watch::Sender<SessionState>,
+    lock: SessionLock,
+    handoff: SchemeHandoff,
+    /// Held for writing while a refreshed session is being written to the keychain in the
+    /// background; every other keychain operation of this process waits on it.
+    persisting: Arc<tokio::sync::RwLock<()>>,
+    /// The marker this process last wrote into the shared lock file with a refreshed session.
+    /// Finding it still there under the lock means no other process has refreshed since, so the
+    /// keychain need not be read again before the next refresh.
+    written: Arc<std::sync::Mutex<Option<Marker>>>,
+}
+
+impl Auth {
+    /// Nothing is fetched here: discovery waits until a sign-in or refresh needs it. The
+    /// system clock is used unless [`Auth::with_clock`] replaces it.
+    pub fn new(
+        config: Config,
+        http: HttpClient,
+        store: TokenStore,
+        browser: Arc<dyn Browser>,
+    ) -> Auth {
+        let lock = SessionLock::new(
+            &SessionLock::default_dir(),
+            config.issuer_str(),
+            &config.client_id,
+        );
+        Auth {
+            config,
+            http,
+            clock: kinvex_clock::system(),
+            provider: OnceCell::new(),
+            store: Arc::new(store),
+            browser,
+            current: tokio::sync::Mutex::new(Cached::NotRead),
+            state: tokio::sync::watch::channel(SessionState::Unknown).0,
+            lock,
+            handoff: SchemeHandoff::default(),
+            persisting: Arc::new(tokio::sync::RwLock::new(())),
+            written: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+
+    /// Reads time from `clock`: token freshness, validation and expiry all follow it.
+    pub fn with_clock(mut self, clock: SharedClock) -> Auth {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens `url` in the browser; a failure is only a warning, since the URL is also shown.
+    fn open_in_browser(&self, url: &Url) {
+        if let Err(detail) = self.browser.open(url.as_str()) {
+            tracing::warn!(
+                "{}",
+                AuthError::Browser {
+                    url: url.to_string(),
+                    detail
+                }
+            );
+        }
+    }
+
+    /// Session state changes, for a UI that reacts instead of polling.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<SessionState> {
+        self.state.subscribe()
+    }
+
+    fn announce(&self, state: SessionState) {
+        self.state.send_if_modified(|current| {
+            let changed = *current != state;
+            *current = state;
+            changed
+        });
+    }
+
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    pub async fn provider(&self) -> Result<Arc<Provider>, AuthError> {
+        self.provider
+            .get_or_try_init(|| async {
+                Provider::discover(&self.http, &self.config.issuer)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs a keychain operation off the async threads, bounded in time.
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&TokenStore) -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let store = self.store.clone();
+        let persisting = self.persisting.clone();
+        let task = async move {
+            // After a refresh's background write, never before it: no stale read, and a
+            // sign-out's clear cannot be overtaken by the write.
+            let _written = persisting.read().await;
+            tokio::task::spawn_blocking(move || operation(&store)).await
+        };
+        match tokio::time::timeout(KEYCHAIN_TIMEOUT, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(AuthError::Keychain {
+                detail: format!("the keychain call failed: {join}"),
+            }),
+            Err(_) => Err(AuthError::KeychainUnavailable {
+                detail: format!(
+                    "it did not answer within {} seconds (is it locked?)",
+                    KEYCHAIN_TIMEOUT.as_secs()
+                ),
+            }),
+        }
+    }
+
+    /// Waits until a refreshed session is in the keychain. Call before the process exits.
+    pub async fn flush(&self) {
+        let _ = self.persisting.write().await;
+    }
+
+    pub fn location(&self) -> Location {
+        self.store.location()
+    }
+
+    pub async fn load(&self) -> Result<Option<TokenSet>, AuthError> {
+        self.with_store(|store| store.load()).await
+    }
+
+    /// Stores a session (a sign-in's) and tells every process to read the keychain again
+    /// before its next refresh.
+    pub async fn save(&self, tokens: TokenSet) -> Result<(), AuthError> {
+        self.with_store(move |store| store.save(&tokens)).await?;
+        self.forget_marker().await;
+        Ok(())
+    }
+
+    /// Replaces the lock file's marker with one nobody remembers.
+    async fn forget_marker(&self) {
+        *lock_std(&self.written) = None;
+        let marker = Marker::new(&*self.clock);
+        if let Ok(held) = self.lock.acquire().await {
+            let _ = held.set_marker(&marker);
+        }
+    }
+
+    pub async fn status(&self) -> Result<Status, AuthError> {
+        let location = self.location();
+        Ok(match self.load().await? {
+            None => Status::SignedOut { location },
+            Some(t) => Status::SignedIn {
+                subject: t.subject,
+                email: t.email,
+                name: t.name,
+                expires_at: t.id_expires_at.min(t.access_expires_at),
+                location,
+            },
+        })
+    }
+
+    /// The token Convex gets, and when it expires: the access token when an API audience is
+    /// configured (Convex's `applicationID` is the audience), the ID token otherwise.
+    fn bearer_of<'t>(&self, tokens: &'t TokenSet) -> (&'t Secret<String>, i64) {
+        if self.config.audience.is_some() {
+            (&tokens.access_token, tokens.access_expires_at)
+        } else {
+            (&tokens.id_token, tokens.id_expires_at)
+        }
+    }
+
+    fn needs_refresh(&self, tokens: &TokenSet) -> bool {
+        self.bearer_of(tokens).1 - REFRESH_MARGIN <= self.clock.unix()
+    }
+
+    /// Fills the cache from the keychain on first use and announces what was found.
+    async fn load_once(&self, current: &mut Cached) -> Result<(), AuthError> {
+        if let Cached::NotRead = current {
+            let loaded = self.load().await?;
+            self.announce(
+                loaded
+                    .as_ref()
+                    .map_or(SessionState::SignedOut, SessionState::of),
+            );
+            *current = loaded.map_or(Cached::SignedOut, Cached::SignedIn);
+        }
+        Ok(())
+    }
+
+    /// Reads the stored session once (silent restore) and announces what it found.
+    pub async fn restore(&self) -> Result<Option<TokenSet>, AuthError> {
+        let mut current = self.current.lock().await;
+        self.load_once(&mut current).await?;
+        Ok(match &*current {
+            Cached::SignedIn(tokens) => Some(tokens.clone()),
+            Cached::NotRead | Cached::SignedOut => None,
+        })
+    }
+
+    /// Who is signed in, from the session as it stands (no renewal, no network).
+    pub async fn identity(&self) -> Result<Identity, AuthError> {
+        let tokens = self.restore().await?.ok_or(AuthError::NotSignedIn)?;
+        Ok(Identity {
+            subject: tokens.subject,
+            email: tokens.email,
+            name: tokens.name,
+            organization: tokens.organization,
+            expires_at: tokens.id_expires_at,
+        })
+    }
+
+    /// The bearer token for Convex, renewed first when it expires within [`REFRESH_MARGIN`].
+    pub async fn bearer(&self) -> Result<Secret<String>, AuthError> {
+        let tokens = self.fresh(None).await?;
+        Ok(self.bearer_of(&tokens).0.clone())
+    }
+
+    /// The bearer token to retry with after Convex rejected `rejected`: renewed, unless another
+    /// caller already renewed it meanwhile.
+    pub async fn bearer_after_rejection(
+        &self,
+        rejected: &Secret<String>,
+    ) -> Result<Secret<String>, AuthError> {
+        let tokens = self.fresh(Some(rejected)).await?;
+        Ok(self.bearer_of(&tokens).0.clone())
+    }
+
+    /// The session's tokens, renewed first when the one Convex needs expires within a minute.
+    pub async fn fresh_tokens(&self) -> Result<TokenSet, AuthError> {
+        self.fresh(None).await
+    }
+
+    /// After Convex rejected `rejected`: renews unless another caller already did.
+    pub async fn tokens_after_rejection(
+        &self,
+        rejected: &Secret<String>,
+    ) -> Result<TokenSet, AuthError> {
+        self.fresh(Some(rejected)).await
+    }
+
+    async fn fresh(&self, rejected: Option<&Secret<String>>) -> Result<TokenSet, AuthError> {
+        let mut current = self.current.lock().await;
+        self.load_once(&mut current).await?;
+        let Cached::SignedIn(tokens) = current.clone() else {
+            return Err(AuthError::NotSignedIn);
+        };
+        let stale = match rejected {
+            Some(rejected) => self.bearer_of(&tokens).0 == rejected,
+            None => self.needs_refresh(&tokens),
+        };
+        if !stale {
+            return Ok(tokens);
+        }
+        match self.refresh_across_processes(&tokens).await {
+            Ok(renewed) => {
+                self.announce(SessionState::of(&renewed));
+                *current = Cached::SignedIn(renewed.clone());
+                Ok(renewed)
+            }
+            Err(AuthError::SessionEnded) => {
+                *current = Cached::SignedOut;
+                self.announce(SessionState::SignedOut);
+                Err(AuthError::SessionEnded)
+            }
+            Err(AuthError::Offline { detail }) => {
+                self.announce(SessionState::Offline {
+                    subject: tokens.subject.clone(),
+                    detail: detail.clone(),
+                });
+                Err(AuthError::Offline { detail })
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked.
+fn lock_std<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}

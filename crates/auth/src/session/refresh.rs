@@ -1,0 +1,205 @@
+//! Renewing a session with its refresh token, under the lock every process of this person
+//! shares, so a rotated refresh token is never spent twice; and writing the renewal to the
+//! keychain while callers already use it.
+
+use super::grant::Grant;
+use super::lock::{Held, Marker};
+use super::{Auth, lock_std};
+use crate::error::AuthError;
+use crate::http::describe;
+use crate::id_token;
+use crate::secret::Secret;
+use crate::token_store::TokenSet;
+use std::time::Duration;
+
+/// Attempts at a refresh when the provider cannot be reached, and the first pause between them.
+const REFRESH_ATTEMPTS: u32 = 3;
+const REFRESH_BACKOFF: Duration = Duration::from_millis(250);
+
+/// What a refresh under the cross-process lock ended with.
+enum Renewal {
+    /// Another process had already renewed the session; nothing to write.
+    Adopted(TokenSet),
+    /// Renewed here: still to be written to the keychain.
+    Renewed(TokenSet),
+}
+
+impl Auth {
+    /// Refreshes under the lock shared with every other process of this user, re-reading the
+    /// keychain first: if another process already rotated the refresh token, its result is
+    /// used instead of spending the old token a second time.
+    pub(super) async fn refresh_across_processes(
+        &self,
+        seen: &TokenSet,
+    ) -> Result<TokenSet, AuthError> {
+        let lock = self.lock.acquire().await.map_err(|e| AuthError::Keychain {
+            detail: format!("cannot take the session lock: {e}"),
+        })?;
+
+        let ours = lock_std(&self.written)
+            .as_ref()
+            .is_some_and(|marker| marker.is(lock.marker().as_deref()));
+        let result = async {
+            // Unless the marker says the keychain still holds what this process wrote, another
+            // process may have rotated the refresh token: read the keychain again first.
+            let stored = if ours {
+                seen.clone()
+            } else {
+                self.load().await?.ok_or(AuthError::SessionEnded)?
+            };
+            let moved_on = self.bearer_of(&stored).0 != self.bearer_of(seen).0;
+            if moved_on && !self.needs_refresh(&stored) {
+                return Ok(Renewal::Adopted(stored));
+            }
+            Ok(Renewal::Renewed(self.refresh(&stored).await?))
+        }
+        .await;
+        match result {
+            Ok(Renewal::Renewed(renewed)) => {
+                self.persist_in_background(renewed.clone(), lock).await;
+                Ok(renewed)
+            }
+            Ok(Renewal::Adopted(stored)) => Ok(stored),
+            Err(error) => {
+                if matches!(error, AuthError::SessionEnded) {
+                    let _ = self.with_store(|store| store.clear()).await;
+                    *lock_std(&self.written) = None;
+                    let _ = lock.set_marker(&Marker::new(&*self.clock));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes a renewed session to the keychain while callers already use it. The cross-process
+    /// lock is released only after the write, so no other process can read the old session
+    /// (whose refresh token is spent), and this process's own keychain calls wait for it too.
+    /// A failed write is logged: the session keeps working until the app exits, then asks for
+    /// a new sign-in, exactly as a failed write before the callers were released would have.
+    async fn persist_in_background(&self, tokens: TokenSet, lock: Held) {
+        let writing = self.persisting.clone().write_owned().await;
+        let store = self.store.clone();
+        let written = self.written.clone();
+        let marker = Marker::new(&*self.clock);
+        tokio::task::spawn_blocking(move || {
+            let outcome = store.save(&tokens).and_then(|()| {
+                lock.set_marker(&marker).map_err(|e| AuthError::Keychain {
+                    detail: format!("cannot update the session lock: {e}"),
+                })
+            });
+            match outcome {
+                Ok(()) => *lock_std(&written) = Some(marker),
+                Err(e) => {
+                    *lock_std(&written) = None;
+                    tracing::warn!("the renewed session could not be saved: {e}");
+                }
+            }
+            drop(lock);
+            drop(writing);
+        });
+    }
+
+    /// One refresh at the token endpoint, retried with backoff while the provider is
+    /// unreachable; a new ID token is validated and must name the same person.
+    async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet, AuthError> {
+        let Some(refresh_token) = &tokens.refresh_token else {
+            return Err(AuthError::SignInAgain(
+                "this session has no refresh token (KINDE_SCOPES needs `offline`)".into(),
+            ));
+        };
+        let provider = match self.provider().await {
+            Ok(provider) => provider,
+            Err(AuthError::ProviderUnreachable { detail, .. }) => {
+                return Err(AuthError::Offline { detail });
+            }
+            Err(other) => return Err(other),
+        };
+        let endpoint = provider
+            .token_endpoint()
+            .map(|t| t.url().clone())
+            .ok_or_else(|| AuthError::Discovery {
+                url: provider.issuer.clone(),
+                detail: "no token_endpoint".into(),
+            })?;
+        let mut pause = REFRESH_BACKOFF;
+        let mut attempt = 1;
+        let body: serde_json::Value = loop {
+            let sent = self
+                .http
+                .reqwest()
+                .post(endpoint.clone())
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", self.config.client_id.as_str()),
+                    ("refresh_token", refresh_token.expose().as_str()),
+                ])
+                .send()
+                .await;
+            let failure = match sent {
+                Ok(response) if response.status().is_success() => {
+                    break response.json().await.map_err(|e| {
+                        AuthError::TokenExchange(format!(
+                            "unreadable refresh response: {}",
+                            describe(&e)
+                        ))
+                    })?;
+                }
+                Ok(response) if response.status().is_client_error() => {
+                    let error: serde_json::Value = response.json().await.unwrap_or_default();
+                    return Err(match error["error"].as_str() {
+                        Some("invalid_grant") => AuthError::SessionEnded,
+                        other => {
+                            AuthError::TokenExchange(other.unwrap_or("refresh refused").to_string())
+                        }
+                    });
+                }
+                Ok(response) => format!("the token endpoint answered HTTP {}", response.status()),
+                Err(e) => describe(&e),
+            };
+            if attempt >= REFRESH_ATTEMPTS {
+                return Err(AuthError::Offline { detail: failure });
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+            attempt += 1;
+        };
+
+        let text = |key: &str| body[key].as_str().map(str::to_string);
+        let access_token = text("access_token").ok_or_else(|| {
+            AuthError::TokenExchange("no access_token in the refresh response".into())
+        })?;
+        let now = self.clock.now();
+        let id_token = match text("id_token") {
+            Some(id_token) => {
+                let identity = id_token::validate(
+                    &provider,
+                    &self.http,
+                    &self.config.client_id,
+                    &id_token,
+                    None,
+                    now,
+                )
+                .await?;
+                if identity.subject != tokens.subject {
+                    return Err(AuthError::IdToken(
+                        "the refreshed ID token is for another person".into(),
+                    ));
+                }
+                Some((Secret::new(id_token), identity))
+            }
+            None if self.config.audience.is_none() => {
+                return Err(AuthError::SignInAgain(
+                    "the sign-in service renewed the session without a new ID token".into(),
+                ));
+            }
+            None => None,
+        };
+        let grant = Grant {
+            access_token: Secret::new(access_token),
+            id_token,
+            refresh_token: text("refresh_token").map(Secret::new),
+            expires_in: body["expires_in"].as_i64(),
+        };
+        Ok(grant.into_renewal_of(tokens, kinvex_clock::unix(now)))
+    }
+}
