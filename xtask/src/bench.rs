@@ -10,10 +10,7 @@ use std::process::Command;
 
 pub fn bench(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
-    system::ensure(system::BUILD)?;
-    system::ensure(system::DESKTOP_SESSION)?;
-    system::ensure(system::NODE)?;
-    system::ensure_tauri_driver()?;
+    system::setup(system::Purpose::Test)?;
 
     let (profile, app_deb, bare_deb) = if quick {
         build(

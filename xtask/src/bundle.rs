@@ -40,9 +40,7 @@ pub fn tenant_from_env() -> Vec<(String, String)> {
 
 /// Builds the installers with exactly `tenant` compiled in and returns their paths.
 pub fn build(tenant: &[(String, String)]) -> Result<Vec<PathBuf>, String> {
-    system::ensure(system::BUILD)?;
-    system::ensure(system::NODE)?;
-    system::ensure_npm_packages(&root())?;
+    system::setup(system::Purpose::Develop)?;
     if tenant.is_empty() {
         eprintln!(
             "xtask: no KINDE_* or CONVEX_URL set: the installers carry no tenant settings, so people must set them in their environment"

@@ -13,6 +13,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  setup    install what the app, the suite and the tools need (Debian/Ubuntu packages as root,
+           or the apt-get line to run; tauri-driver and cargo-nextest; npm packages). dev, test,
+           bench and bundle run it first
   dev      start the local stack (Kinde- and Convex-compatible) and the desktop app against it
   test     run the whole suite: lints, Rust tests and end-to-end tests in a real window
            (Xvfb + D-Bus + gnome-keyring). Extra arguments go to the test runner as filters;
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let task = args.next();
     let rest: Vec<String> = args.collect();
     let result = match task.as_deref() {
+        Some("setup") => system::setup(system::Purpose::Test),
         Some("dev") => dev(),
         Some("test") => test(&rest),
         Some("bench") => bench::bench(&rest),
@@ -51,6 +55,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The folders whose npm packages `purpose` needs: the pinned Tauri CLI at the root; the
+/// official Convex client the wire test runs; convex-test for the project's functions.
+fn npm_packages(purpose: system::Purpose) -> Vec<PathBuf> {
+    let mut dirs = vec![root()];
+    if purpose == system::Purpose::Test {
+        dirs.extend([root().join("tests/wire"), root().join("convex")]);
+    }
+    dirs
 }
 
 /// The workspace root: xtask's manifest sits one level below it.
@@ -101,7 +115,7 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
 
 /// Starts the local stack, then the app against it; stops the stack when the app exits.
 fn dev() -> Result<(), String> {
-    system::ensure(system::BUILD)?;
+    system::setup(system::Purpose::Develop)?;
     build(
         &["kinvex-devstack", "kinvex-desktop"],
         false,
@@ -186,12 +200,7 @@ fn lint() -> Result<(), String> {
 }
 
 fn test(filters: &[String]) -> Result<(), String> {
-    system::ensure(system::BUILD)?;
-    system::ensure(system::DESKTOP_SESSION)?;
-    system::ensure(system::NODE)?;
-    system::ensure_tauri_driver()?;
-    system::ensure_npm_packages(&root().join("tests/wire"))?;
-    system::ensure_npm_packages(&root().join("convex"))?;
+    system::setup(system::Purpose::Test)?;
 
     // A run narrowed with filters is a developer's inner loop: the lints, the Convex functions'
     // tests and the release installer are left to the full run (an existing .deb is reused).
@@ -233,23 +242,14 @@ fn test(filters: &[String]) -> Result<(), String> {
     let artifacts = target_dir().join("e2e-artifacts");
 
     let mut tests = cargo();
-    if system::has_nextest() {
-        tests.args([
-            "nextest",
-            "run",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-        ]);
-        tests.args(filters);
-    } else {
-        eprintln!(
-            "xtask: cargo-nextest not found, using cargo test (install: cargo install cargo-nextest --locked)"
-        );
-        tests.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
-        tests.args(filters);
-        tests.args(["--", "--test-threads=1"]);
-    }
+    tests.args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--locked",
+        "--no-fail-fast",
+    ]);
+    tests.args(filters);
     tests
         .env("KINVEX_E2E_APP", &app)
         .env("KINVEX_E2E_CLI", debug.join("kinvex"))
