@@ -222,7 +222,7 @@ fn method(setup: &Setup) -> Vec<String> {
     ]
 }
 
-const CONTEXT: &str = "Published hello-world figures, quoted from `shared/reference/tauri.md` (other machines and versions, so not comparable with the table above):\n\n\
+const CONTEXT: &str = "Published hello-world figures, from the Tauri project's benchmark results (https://github.com/tauri-apps/benchmark_results) and an independent comparison (https://github.com/Elanis/web-to-desktop-framework-comparison); other machines and versions, so not comparable with the table above:\n\n\
 | | start (process → DOMContentLoaded + 1 IPC) | peak memory incl. WebKit children | binary |\n\
 |---|---|---|---|\n\
 | Tauri 2.0.6 (tauri-apps/benchmark_results, 2024-10) | 0.307 s | 320.9 MB | 2.62 MB (best-case build flags) |\n\

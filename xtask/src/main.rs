@@ -4,6 +4,7 @@ mod bench;
 mod bundle;
 mod icons;
 mod session;
+mod standalone;
 mod system;
 
 use std::path::{Path, PathBuf};

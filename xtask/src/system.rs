@@ -269,15 +269,26 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// Programs every Debian system has (its essential packages) or that the toolchain is.
+    /// Programs every Debian system has (its essential packages), the toolchain, and git (the
+    /// repository was cloned with it).
     const BASE_SYSTEM: &[&str] = &[
-        "apt-get", "dpkg", "dpkg-deb", "dpkg-query", "id", "sh", "cargo",
+        "apt-get",
+        "dpkg",
+        "dpkg-deb",
+        "dpkg-query",
+        "id",
+        "sh",
+        "cargo",
+        "git",
     ];
     /// Programs run only elsewhere or only in a case the suite does not take here.
     const NOT_RUN_HERE: &[(&str, &str)] = &[
         ("open", "the macOS URL opener"),
         ("cmd", "the Windows URL opener"),
-        ("sudo", "used only when the suite runs as a user with sudo, never as root"),
+        (
+            "sudo",
+            "used only when the suite runs as a user with sudo, never as root",
+        ),
     ];
     /// Run by the programs the tests start, so they never appear in our own sources.
     const RUN_BY_TOOLS: &[(&str, &str)] = &[
@@ -359,7 +370,10 @@ mod tests {
         for file in &files {
             let text = std::fs::read_to_string(file).expect("readable source");
             for program in programs_started_in(&text) {
-                started.insert((program, file.strip_prefix(&root).unwrap_or(file).to_path_buf()));
+                started.insert((
+                    program,
+                    file.strip_prefix(&root).unwrap_or(file).to_path_buf(),
+                ));
             }
         }
         assert!(
