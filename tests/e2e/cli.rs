@@ -1,5 +1,6 @@
 //! `kinvex login | status | logout` end to end: the real binary, the local stack, the headless
 //! user agent as BROWSER, and the real Secret Service (gnome-keyring in the test's D-Bus session).
+//! Help, version, completion and usage errors are checked with nothing configured at all.
 
 use kinvex_devstack::{Config, Running, start};
 use kinvex_e2e::{keychain_items, required_env};
@@ -82,6 +83,15 @@ async fn login_status_logout_through_the_real_keychain() {
         text(&status)
     );
     assert!(!text(&status).contains("eyJ"), "no token is ever printed");
+    let status = run(kinvex(&stack, &browser, &["status", "--json"])).await;
+    assert!(status.status.success(), "{}", text(&status));
+    let session: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(session["signed_in"], true, "{session}");
+    assert_eq!(session["email"], "demo@kinvex.dev", "{session}");
+    assert_eq!(session["issuer"], stack.issuer(), "{session}");
+    assert_eq!(session["storage"]["kind"], "keychain", "{session}");
+    assert!(session["expires_at"].is_i64(), "{session}");
+    assert!(!text(&status).contains("eyJ"), "no token in JSON either");
 
     let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
     assert!(logout.status.success(), "{}", text(&logout));
@@ -93,6 +103,15 @@ async fn login_status_logout_through_the_real_keychain() {
     let status = run(kinvex(&stack, &browser, &["status"])).await;
     assert_eq!(status.status.code(), Some(1));
     assert!(text(&status).contains("Not signed in"));
+    let status = run(kinvex(&stack, &browser, &["status", "--json"])).await;
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "signed out is 1 with --json too"
+    );
+    let session: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(session["signed_in"], false, "{session}");
+    assert!(session["email"].is_null(), "{session}");
 }
 
 #[tokio::test]
@@ -183,19 +202,31 @@ async fn register_creates_an_account_and_signs_it_in() {
     let browser = format!(
         "{devstack} browse --register --given-name Terry --family-name Terminal --email terry@example.com --password terminal-password"
     );
-    let login = run(kinvex(&stack, &browser, &["login", "--register"])).await;
+    let login = run(kinvex(&stack, &browser, &["login", "--register", "--json"])).await;
     assert!(login.status.success(), "{}", text(&login));
+    let signed_in: serde_json::Value = serde_json::from_slice(&login.stdout).expect("JSON");
+    assert_eq!(signed_in["signed_in"], true, "{signed_in}");
+    assert_eq!(signed_in["name"], "Terry Terminal", "{signed_in}");
+    assert_eq!(signed_in["email"], "terry@example.com", "{signed_in}");
     assert!(
         text(&login).contains("prompt=create"),
         "Kinde's registration screen was asked for"
     );
+    let logout = run(kinvex(
+        &stack,
+        &browser,
+        &["logout", "--no-browser", "--json"],
+    ))
+    .await;
+    assert!(logout.status.success(), "{}", text(&logout));
+    let signed_out: serde_json::Value = serde_json::from_slice(&logout.stdout).expect("JSON");
+    assert_eq!(signed_out["signed_in"], false, "{signed_out}");
     assert!(
-        text(&login).contains("Terry Terminal <terry@example.com>"),
-        "{}",
-        text(&login)
+        signed_out["end_session_url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(stack.issuer())),
+        "{signed_out}"
     );
-    let logout = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
-    assert!(logout.status.success());
 }
 
 #[tokio::test]
@@ -218,6 +249,13 @@ async fn whoami_and_files_show_the_backend_data() {
             && shown.contains(&stack.accounts[0].user_id),
         "{shown}"
     );
+
+    let json = run(kinvex(&stack, &browser, &["whoami", "--json"])).await;
+    assert!(json.status.success(), "{}", text(&json));
+    let me: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(me["kinde_id"], stack.accounts[0].user_id.as_str(), "{me}");
+    assert_eq!(me["name"], "Dana Demo", "{me}");
+    assert_eq!(me["phone"], "+44 7700 900123", "{me}");
 
     let table = run(kinvex(&stack, &browser, &["files", "--limit", "5"])).await;
     assert!(table.status.success(), "{}", text(&table));
@@ -255,7 +293,9 @@ async fn the_cli_and_the_library_refresh_at_the_same_moment_and_both_keep_workin
     };
     // With no overlap, spending a rotated refresh token twice would revoke the whole session.
     config.lifetimes.rotation_overlap = std::time::Duration::ZERO;
-    config.lifetimes.id = std::time::Duration::from_secs(61);
+    // Two processes share no clock a test could move: an ID token that lives 30 s is inside the
+    // 60-second renewal margin from the moment it is issued, so the next call renews it.
+    config.lifetimes.id = std::time::Duration::from_secs(30);
     let stack = start(config).await.expect("stack starts");
     let browser = browser_for(&stack, "sign-in");
     assert!(
@@ -266,8 +306,6 @@ async fn the_cli_and_the_library_refresh_at_the_same_moment_and_both_keep_workin
     );
     // Renewed tokens live long, so only the first one is ever inside the renewal margin.
     stack.state.lifetimes.lock().expect("lifetimes").id = std::time::Duration::from_secs(3600);
-    // Past the 60-second renewal margin of the 61-second token.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     let settings = kinvex_auth::config::Sources::from_pairs([
         ("KINDE_ISSUER_URL", stack.issuer()),
@@ -335,5 +373,113 @@ async fn the_apps_scheme_redirect_is_refused_by_the_cli_with_the_fix() {
             .code_exchanges
             .load(std::sync::atomic::Ordering::SeqCst),
         0
+    );
+}
+
+/// The binary with nothing configured: an empty environment but for PATH and HOME, and an
+/// empty working directory, so no `.env` is found either.
+fn unconfigured(args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!("kinvex-unconfigured-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("empty directory");
+    let mut command = std::process::Command::new(required_env("KINVEX_E2E_CLI"));
+    command.args(args).env_clear().current_dir(&dir);
+    for kept in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(kept) {
+            command.env(kept, value);
+        }
+    }
+    let output = command.output().expect("kinvex runs");
+    let _ = std::fs::remove_dir_all(dir);
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn help_needs_no_configuration() {
+    let help = unconfigured(&["--help"]);
+    assert_eq!(help.status.code(), Some(0), "{}", text(&help));
+    let shown = stdout(&help);
+    assert!(shown.contains("Usage: kinvex <COMMAND>"), "{shown}");
+    for command in ["login", "status", "logout", "whoami", "files", "completion"] {
+        assert!(shown.contains(command), "{command} is listed: {shown}");
+    }
+    assert!(
+        !shown.contains('\u{1b}'),
+        "no colour into a pipe: {shown:?}"
+    );
+
+    for args in [&["help", "login"][..], &["login", "--help"]] {
+        let help = unconfigured(args);
+        assert_eq!(help.status.code(), Some(0), "{args:?}: {}", text(&help));
+        let shown = stdout(&help);
+        assert!(
+            shown.contains("Usage: kinvex login")
+                && shown.contains("--login-hint <TEXT>")
+                && shown.contains("--timeout <SECONDS>"),
+            "{args:?}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn version_needs_no_configuration() {
+    let version = unconfigured(&["--version"]);
+    assert_eq!(version.status.code(), Some(0), "{}", text(&version));
+    assert!(
+        stdout(&version).starts_with("kinvex 0."),
+        "{}",
+        text(&version)
+    );
+}
+
+#[test]
+fn completion_needs_no_configuration() {
+    let completion = unconfigured(&["completion", "bash"]);
+    assert_eq!(completion.status.code(), Some(0), "{}", text(&completion));
+    let script = stdout(&completion);
+    assert!(
+        script.contains("kinvex") && script.contains("complete") && script.contains("--login-hint"),
+        "{script}"
+    );
+    assert!(stderr(&completion).is_empty(), "{}", stderr(&completion));
+}
+
+#[test]
+fn a_stray_flag_is_a_usage_error_with_a_suggestion() {
+    let misspelt = unconfigured(&["login", "--regster"]);
+    assert_eq!(misspelt.status.code(), Some(2), "{}", text(&misspelt));
+    let shown = stderr(&misspelt);
+    assert!(
+        shown.contains("unexpected argument '--regster'")
+            && shown.contains("a similar argument exists: '--register'"),
+        "{shown}"
+    );
+    assert!(stdout(&misspelt).is_empty());
+
+    let elsewhere = unconfigured(&["status", "--limit", "5"]);
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(2),
+        "a flag of `files` is not one of `status`"
+    );
+    assert!(stderr(&elsewhere).contains("unexpected argument '--limit'"));
+}
+
+#[test]
+fn a_missing_setting_is_named_with_its_code_and_ends_with_2() {
+    let status = unconfigured(&["status"]);
+    assert_eq!(status.status.code(), Some(2), "{}", text(&status));
+    let shown = stderr(&status);
+    assert!(
+        shown.starts_with("error: KINDE_ISSUER_URL is not set")
+            && shown.trim_end().ends_with("[config]"),
+        "{shown}"
     );
 }

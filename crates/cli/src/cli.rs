@@ -1,0 +1,375 @@
+//! The command line as clap parses it: each command with its own flags. Parsing touches nothing
+//! else, so `--help`, `help CMD` and `--version` work with no settings at all.
+
+use crate::colour::Colours;
+use crate::exit::Exit;
+use clap::builder::StyledStr;
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+use kinvex_auth::session::SIGN_IN_TIMEOUT;
+use std::ffi::OsString;
+use std::io::Write;
+
+const SETTINGS: &str = "\
+Settings come from the environment or .env: KINDE_ISSUER_URL, KINDE_CLIENT_ID, KINDE_AUDIENCE,
+KINDE_REDIRECT_URL, KINDE_REDIRECT_FALLBACK_PORTS, KINDE_LOGOUT_REDIRECT_URL, KINDE_SCOPES,
+CONVEX_URL.
+
+Exit codes: 0 success, 1 failure (or not signed in, for `status`), 2 usage or settings error.";
+
+const COMPLETION_EXAMPLES: &str = "\
+Examples:
+  kinvex completion bash > ~/.local/share/bash-completion/completions/kinvex
+  kinvex completion zsh > \"${fpath[1]}/_kinvex\"
+  kinvex completion fish > ~/.config/fish/completions/kinvex.fish
+  kinvex completion powershell >> $PROFILE";
+
+/// Sign in to Kinde from the terminal and use your Convex data
+#[derive(Debug, Parser)]
+#[command(name = "kinvex", version, arg_required_else_help = true, after_help = SETTINGS)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in through your browser
+    Login(LoginArgs),
+    /// Show who is signed in, until when, and where the tokens are kept
+    Status(StatusArgs),
+    /// Revoke the session, remove it from the keychain, end the browser session
+    Logout(LogoutArgs),
+    /// Your profile from the backend, merged with your sign-in
+    Whoami(WhoamiArgs),
+    /// Your files from the backend, newest first
+    Files(FilesArgs),
+    /// Print a shell completion script to standard output
+    #[command(after_help = COMPLETION_EXAMPLES)]
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Create an account instead (Kinde's registration screen)
+    #[arg(long)]
+    pub register: bool,
+    /// Sign in to this organization
+    #[arg(long, value_name = "CODE")]
+    pub org: Option<String>,
+    /// Prefill the email on the sign-in page
+    #[arg(long, value_name = "TEXT")]
+    pub login_hint: Option<String>,
+    /// Show the sign-in page even if the browser is signed in
+    #[arg(long)]
+    pub force: bool,
+    /// Do not open a browser; only print the address
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Give up after this long
+    #[arg(long, value_name = "SECONDS", default_value_t = SIGN_IN_TIMEOUT.as_secs())]
+    pub timeout: u64,
+    /// Print who signed in as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the session as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Do not open the browser to end its session
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Print the profile as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Show at most N
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive)]
+    pub limit: usize,
+    /// Print the files as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+fn write_styled(stream: &mut dyn Write, text: &StyledStr, colour: bool) -> std::io::Result<()> {
+    if colour {
+        write!(stream, "{}", text.ansi())
+    } else {
+        write!(stream, "{text}")
+    }
+}
+
+fn positive(text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a positive number"))
+}
+
+/// Parses `args` (the program name first). Help and version are printed to `out`, usage
+/// errors to `err`, each in colour only if that stream may have it; both end the process, with
+/// the exit returned.
+pub fn parse<I, T>(
+    args: I,
+    colours: Colours,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Cli, Exit>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let error = match Cli::try_parse_from(args) {
+        Ok(cli) => return Ok(cli),
+        Err(error) => error,
+    };
+    let text = error.render();
+    // Nothing more can be said if the terminal is gone.
+    let _ = if error.use_stderr() {
+        write_styled(err, &text, colours.stderr)
+    } else {
+        write_styled(out, &text, colours.stdout)
+    };
+    Err(if error.exit_code() == 0 {
+        Exit::Success
+    } else {
+        Exit::Usage
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    const PLAIN: Colours = Colours {
+        stdout: false,
+        stderr: false,
+    };
+
+    fn command(args: &[&str]) -> Command {
+        let all = std::iter::once("kinvex").chain(args.iter().copied());
+        match Cli::try_parse_from(all) {
+            Ok(cli) => cli.command,
+            Err(e) => panic!("{args:?} should parse: {e}"),
+        }
+    }
+
+    /// What a failed parse prints, where, and how it ends.
+    fn refused(args: &[&str]) -> (Exit, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let all = std::iter::once("kinvex").chain(args.iter().copied());
+        let exit = match parse(all, PLAIN, &mut out, &mut err) {
+            Ok(cli) => panic!("{args:?} should not parse: {cli:?}"),
+            Err(exit) => exit,
+        };
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("UTF-8");
+        (exit, text(out), text(err))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn login_takes_every_sign_in_option() {
+        let Command::Login(login) = command(&[
+            "login",
+            "--register",
+            "--org",
+            "org_123",
+            "--login-hint",
+            "dana@example.com",
+            "--force",
+            "--no-browser",
+            "--timeout",
+            "7",
+            "--json",
+        ]) else {
+            panic!("login");
+        };
+        assert!(login.register && login.force && login.no_browser && login.json);
+        assert_eq!(login.org.as_deref(), Some("org_123"));
+        assert_eq!(login.login_hint.as_deref(), Some("dana@example.com"));
+        assert_eq!(login.timeout, 7);
+
+        let Command::Login(defaults) = command(&["login"]) else {
+            panic!("login");
+        };
+        assert!(!defaults.register && !defaults.force && !defaults.no_browser && !defaults.json);
+        assert_eq!((defaults.org, defaults.login_hint), (None, None));
+        assert_eq!(defaults.timeout, 300);
+    }
+
+    #[test]
+    fn status_logout_whoami_and_files_take_their_flags() {
+        assert!(matches!(
+            command(&["status"]),
+            Command::Status(StatusArgs { json: false })
+        ));
+        assert!(matches!(
+            command(&["status", "--json"]),
+            Command::Status(StatusArgs { json: true })
+        ));
+        assert!(matches!(
+            command(&["logout", "--no-browser", "--json"]),
+            Command::Logout(LogoutArgs {
+                no_browser: true,
+                json: true
+            })
+        ));
+        assert!(matches!(
+            command(&["logout"]),
+            Command::Logout(LogoutArgs {
+                no_browser: false,
+                json: false
+            })
+        ));
+        assert!(matches!(
+            command(&["whoami", "--json"]),
+            Command::Whoami(WhoamiArgs { json: true })
+        ));
+        assert!(matches!(
+            command(&["files"]),
+            Command::Files(FilesArgs {
+                limit: 50,
+                json: false
+            })
+        ));
+        assert!(matches!(
+            command(&["files", "--json", "--limit", "5"]),
+            Command::Files(FilesArgs {
+                limit: 5,
+                json: true
+            })
+        ));
+        assert!(matches!(
+            command(&["completion", "zsh"]),
+            Command::Completion(CompletionArgs { shell: Shell::Zsh })
+        ));
+    }
+
+    #[test]
+    fn a_misspelt_flag_is_a_usage_error_with_a_suggestion() {
+        let (exit, out, err) = refused(&["login", "--regster"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(out.is_empty());
+        assert!(
+            err.contains("unexpected argument '--regster'") && err.contains("'--register'"),
+            "{err}"
+        );
+        let (exit, _, err) = refused(&["whoami", "--jsno"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("'--json'"), "{err}");
+        let (exit, _, err) = refused(&["logn"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("'login'"), "{err}");
+    }
+
+    #[test]
+    fn a_flag_belongs_to_its_own_command() {
+        for args in [
+            &["status", "--limit", "5"][..],
+            &["whoami", "--no-browser"],
+            &["logout", "--register"],
+            &["--json", "status"],
+            &["completion", "bash", "--json"],
+        ] {
+            let (exit, _, err) = refused(args);
+            assert_eq!(exit, Exit::Usage, "{args:?}");
+            assert!(err.contains("unexpected argument"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked_before_anything_runs() {
+        let (exit, _, err) = refused(&["files", "--limit", "0"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("`0` is not a positive number"), "{err}");
+        let (exit, _, err) = refused(&["login", "--timeout", "soon"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("--timeout <SECONDS>"), "{err}");
+        let (exit, _, err) = refused(&["login", "--org"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("a value is required"), "{err}");
+        let (exit, _, err) = refused(&["completion", "tcsh"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("bash") && err.contains("powershell"), "{err}");
+    }
+
+    #[test]
+    fn help_and_version_go_to_stdout_and_succeed() {
+        let (exit, out, err) = refused(&["--help"]);
+        assert_eq!(exit, Exit::Success);
+        assert!(err.is_empty());
+        for name in ["login", "status", "logout", "whoami", "files", "completion"] {
+            assert!(out.contains(name), "{name} is listed: {out}");
+        }
+        assert!(
+            out.contains("KINDE_ISSUER_URL") && out.contains("Exit codes"),
+            "{out}"
+        );
+
+        for args in [&["help", "login"][..], &["login", "--help"]] {
+            let (exit, out, _) = refused(args);
+            assert_eq!(exit, Exit::Success, "{args:?}");
+            assert!(
+                out.contains("Usage: kinvex login") && out.contains("--login-hint <TEXT>"),
+                "{args:?}: {out}"
+            );
+        }
+
+        let (exit, out, _) = refused(&["--version"]);
+        assert_eq!(exit, Exit::Success);
+        assert_eq!(out, format!("kinvex {}\n", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn no_command_shows_the_help_as_a_usage_error() {
+        let (exit, out, err) = refused(&[]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(out.is_empty());
+        assert!(err.contains("Usage: kinvex"), "{err}");
+    }
+
+    #[test]
+    fn colour_follows_the_stream_it_is_written_to() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let stderr_only = Colours {
+            stdout: false,
+            stderr: true,
+        };
+        let _ = parse(["kinvex", "--help"], stderr_only, &mut out, &mut err);
+        assert!(!out.contains(&0x1b), "help on stdout is plain");
+        let _ = parse(["kinvex", "--nope"], stderr_only, &mut out, &mut err);
+        assert!(err.contains(&0x1b), "the error on stderr is coloured");
+        let mut plain = Vec::new();
+        let _ = parse(["kinvex", "--nope"], PLAIN, &mut out, &mut plain);
+        assert!(!plain.contains(&0x1b), "and plain without colour");
+    }
+}

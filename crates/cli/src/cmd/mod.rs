@@ -1,0 +1,156 @@
+//! The commands, a module each (as `gh` keeps a package per command). Each writes only to the
+//! streams it is handed, so a test reads what it printed; the ones that sign in or read data get
+//! the sign-in core and an async runtime, built here for them alone.
+
+pub mod completion;
+pub mod files;
+pub mod login;
+pub mod logout;
+pub mod status;
+pub mod whoami;
+
+use crate::cli::Command;
+use crate::error::CliError;
+use crate::escape;
+use crate::exit::Exit;
+use crate::setup;
+use kinvex_auth::Auth;
+use kinvex_auth::token_store::Location;
+use kinvex_clock::Clock;
+use serde_json::{Value, json};
+use std::io::Write;
+
+/// Where a command writes: its result to `out`, progress and hints to `err`.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+pub fn run(command: Command, clock: &dyn Clock, io: &mut Io<'_>) -> Result<Exit, CliError> {
+    let exit = match command {
+        Command::Completion(args) => completion::run(&args, io)?,
+        Command::Login(args) => {
+            with_auth(async |auth| login::run(auth, &args, io, interrupted()).await)?
+        }
+        Command::Status(args) => with_auth(async |auth| status::run(auth, &args, clock, io).await)?,
+        Command::Logout(args) => with_auth(async |auth| logout::run(auth, &args, io).await)?,
+        Command::Whoami(args) => with_auth(async |auth| whoami::run(auth, &args, io).await)?,
+        Command::Files(args) => with_auth(async |auth| files::run(auth, &args, io).await)?,
+    };
+    io.out.flush()?;
+    Ok(exit)
+}
+
+fn with_auth(command: impl AsyncFnOnce(&Auth) -> Result<Exit, CliError>) -> Result<Exit, CliError> {
+    let auth = setup::auth()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let result = command(&auth).await;
+        // A session renewed during the command is written to the keychain before exiting.
+        auth.flush().await;
+        result
+    })
+}
+
+async fn interrupted() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Prints one JSON document, pretty, with a final newline, and nothing a terminal would obey.
+pub fn write_json(out: &mut dyn Write, value: &Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::from)?;
+    writeln!(out, "{}", escape::json(&text))?;
+    Ok(())
+}
+
+/// Where the tokens are, for JSON: `{"kind": "keychain" | "plaintext_file" | "memory", "path"}`.
+pub fn storage(location: &Location) -> Value {
+    match location {
+        Location::Keychain => json!({ "kind": "keychain", "path": null }),
+        Location::PlaintextFile(path) => {
+            json!({ "kind": "plaintext_file", "path": path.to_string_lossy() })
+        }
+        Location::Memory => json!({ "kind": "memory", "path": null }),
+    }
+}
+
+/// Where the tokens are, for a person.
+pub fn stored_in(location: &Location) -> String {
+    escape::line(&location.to_string()).into_owned()
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! A sign-in core on memory, for the commands' tests: no keychain, no network.
+
+    use kinvex_auth::browser::SystemBrowser;
+    use kinvex_auth::config::Sources;
+    use kinvex_auth::http::HttpClient;
+    use kinvex_auth::token_store::Memory;
+    use kinvex_auth::{Auth, Config, Secret, TokenSet, TokenStore};
+    use std::sync::Arc;
+
+    pub const ISSUER: &str = "https://kinvex-test.kinde.com";
+
+    pub fn tokens(expires_at: i64) -> TokenSet {
+        TokenSet {
+            access_token: Secret::new("access".into()),
+            id_token: Secret::new("id".into()),
+            refresh_token: Some(Secret::new("refresh".into())),
+            access_expires_at: expires_at + 60,
+            id_expires_at: expires_at,
+            subject: "kp_dana".into(),
+            email: Some("demo@kinvex.dev".into()),
+            name: Some("Dana Demo".into()),
+            organization: None,
+        }
+    }
+
+    /// An [`Auth`] whose store holds `session`, if any.
+    pub fn auth(session: Option<TokenSet>) -> Auth {
+        let sources =
+            Sources::from_pairs([("KINDE_ISSUER_URL", ISSUER), ("KINDE_CLIENT_ID", "cli")]);
+        let config = Config::from_sources(&sources).expect("config");
+        let store = TokenStore::new(Box::new(Memory::default()), config.issuer_str(), "cli");
+        if let Some(tokens) = session {
+            store.save(&tokens).expect("saved");
+        }
+        let http = HttpClient::new().expect("http client");
+        Auth::new(config, http, store, Arc::new(SystemBrowser))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn storage_is_named_for_scripts() {
+        assert_eq!(
+            storage(&Location::Keychain),
+            json!({ "kind": "keychain", "path": null })
+        );
+        assert_eq!(
+            storage(&Location::PlaintextFile(PathBuf::from(
+                "/home/d/.local/share/kinvex/tokens.json"
+            ))),
+            json!({ "kind": "plaintext_file", "path": "/home/d/.local/share/kinvex/tokens.json" })
+        );
+        assert_eq!(
+            storage(&Location::Memory),
+            json!({ "kind": "memory", "path": null })
+        );
+    }
+
+    #[test]
+    fn json_is_one_pretty_document_with_a_newline() {
+        let mut out = Vec::new();
+        write_json(&mut out, &json!({ "name": "x\u{9b}y" })).expect("written");
+        let text = String::from_utf8(out).expect("UTF-8");
+        assert_eq!(text, "{\n  \"name\": \"x\\u009by\"\n}\n");
+    }
+}

@@ -1,0 +1,188 @@
+//! The CLI's one error type: every failure a command can end with, each with the stable code
+//! printed in brackets (the sign-in core's and the backend's own codes pass through unchanged)
+//! and the exit code it ends the process with.
+
+use crate::colour::error_prefix;
+use crate::escape;
+use crate::exit::Exit;
+use kinvex_auth::AuthError;
+use kinvex_auth::config::{ConfigError, DEFAULT_REDIRECT};
+use kinvex_auth::http::HttpError;
+use kinvex_convex::ConvexError;
+use std::io::{self, Write};
+
+#[derive(Debug)]
+pub enum CliError {
+    /// A setting is missing or malformed.
+    Config(ConfigError),
+    /// `KINDE_REDIRECT_URL` is the desktop app's scheme, which only the app can receive.
+    LoopbackRequired {
+        redirect: String,
+    },
+    Auth(AuthError),
+    Convex(ConvexError),
+    /// The HTTP client could not be built (unusable proxy settings or TLS library).
+    HttpClient(HttpError),
+    /// The async runtime could not start.
+    Runtime(io::Error),
+    /// Standard output could not be written.
+    Output(io::Error),
+}
+
+impl CliError {
+    /// A stable identifier for this kind of failure (the README lists them all).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Config(_) | CliError::LoopbackRequired { .. } => "config",
+            CliError::Auth(e) => e.code(),
+            CliError::Convex(e) => e.code(),
+            CliError::HttpClient(_) => "http_client",
+            CliError::Runtime(_) => "runtime",
+            CliError::Output(_) => "output",
+        }
+    }
+
+    /// A setting to fix is a usage error, wherever it was found; everything else a failure.
+    pub fn exit(&self) -> Exit {
+        match self.code() {
+            "config" => Exit::Usage,
+            _ => Exit::Failure,
+        }
+    }
+
+    /// The reader stopped reading (`kinvex files | head`): they have what they wanted.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// Prints `error: <message> [<code>]` on one line. The message is escaped because parts of
+    /// it (a provider's `error_description`, a Convex function's message) come from a server.
+    pub fn report(&self, err: &mut dyn Write, colour: bool) -> io::Result<()> {
+        writeln!(
+            err,
+            "{} {} [{}]",
+            error_prefix(colour),
+            escape::line(&self.to_string()),
+            self.code()
+        )
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Config(e) => e.fmt(f),
+            CliError::LoopbackRequired { redirect } => write!(
+                f,
+                "KINDE_REDIRECT_URL={redirect} is the desktop app's scheme; the CLI signs in through a loopback callback. Set KINDE_REDIRECT_URL={DEFAULT_REDIRECT} (allow-listed with Kinde) for the CLI."
+            ),
+            CliError::Auth(e) => e.fmt(f),
+            CliError::Convex(e) => e.fmt(f),
+            CliError::HttpClient(e) => write!(f, "Cannot set up the HTTP client: {e}"),
+            CliError::Runtime(e) => write!(f, "Cannot start: {e}"),
+            CliError::Output(e) => write!(f, "Cannot write the output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+impl From<AuthError> for CliError {
+    fn from(e: AuthError) -> Self {
+        CliError::Auth(e)
+    }
+}
+
+impl From<ConvexError> for CliError {
+    fn from(e: ConvexError) -> Self {
+        CliError::Convex(e)
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reported(error: &CliError) -> String {
+        let mut err = Vec::new();
+        error.report(&mut err, false).expect("written");
+        String::from_utf8(err).expect("UTF-8")
+    }
+
+    #[test]
+    fn an_error_is_one_line_ending_with_its_code() {
+        let denied = CliError::Auth(AuthError::Denied);
+        assert_eq!(
+            reported(&denied),
+            "error: Sign-in was cancelled in the browser. [access_denied]\n"
+        );
+        assert_eq!(denied.exit(), Exit::Failure);
+    }
+
+    #[test]
+    fn a_server_cannot_move_the_cursor_or_add_lines_through_an_error() {
+        let hostile = CliError::Auth(AuthError::Provider {
+            error: "invalid_request".into(),
+            description: Some("bad\u{1b}[2J\nerror: fake line".into()),
+        });
+        let shown = reported(&hostile);
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        assert!(shown.contains("bad\\x1b[2J\\nerror: fake line"), "{shown}");
+        assert!(shown.ends_with("[provider_error]\n"), "{shown}");
+
+        let function = CliError::Convex(ConvexError::Function {
+            message: "Uncaught\r\u{9b}31m".into(),
+            data: None,
+        });
+        assert_eq!(
+            reported(&function),
+            "error: Uncaught\\r\\u{9b}31m [function_error]\n"
+        );
+    }
+
+    #[test]
+    fn settings_to_fix_are_usage_errors_and_the_rest_failures() {
+        let missing = CliError::Config(ConfigError::Missing {
+            var: "KINDE_CLIENT_ID",
+            example: "abc",
+        });
+        assert_eq!((missing.code(), missing.exit()), ("config", Exit::Usage));
+        let scheme = CliError::LoopbackRequired {
+            redirect: "dev.kinvex.desktop:/callback".into(),
+        };
+        assert_eq!((scheme.code(), scheme.exit()), ("config", Exit::Usage));
+        assert!(reported(&scheme).contains("KINDE_REDIRECT_URL=http://127.0.0.1:53180/callback"));
+        let no_convex = CliError::Convex(ConvexError::NotConfigured);
+        assert_eq!(
+            (no_convex.code(), no_convex.exit()),
+            ("config", Exit::Usage)
+        );
+        let keychain = CliError::Auth(AuthError::KeychainUnavailable {
+            detail: "no D-Bus".into(),
+        });
+        assert_eq!(
+            (keychain.code(), keychain.exit()),
+            ("keychain_unavailable", Exit::Failure)
+        );
+    }
+
+    #[test]
+    fn a_closed_pipe_is_recognised() {
+        let closed = CliError::Output(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(closed.is_closed_output());
+        assert!(!CliError::Output(io::Error::other("disk full")).is_closed_output());
+    }
+}
