@@ -13,9 +13,11 @@ pub mod random;
 mod seed;
 pub mod store;
 pub mod user_agent;
+mod validity;
 pub mod webhooks;
 
 use keys::KeySet;
+use kinvex_clock::SharedClock;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -104,6 +106,10 @@ pub struct Config {
     pub extra_demo_files: usize,
     /// Delays between webhook delivery attempts (the first attempt is immediate).
     pub webhook_retries: Vec<Duration>,
+    /// The time both services read: tokens' `iat`, `exp` and `auth_time`, codes' and refresh
+    /// tokens' expiry, sessions, webhook timestamps, `_creationTime`, and the backend's checks of
+    /// all of them. A test shares a [`kinvex_clock::ManualClock`] to move time instead of waiting.
+    pub clock: SharedClock,
 }
 
 impl Default for Config {
@@ -123,6 +129,7 @@ impl Default for Config {
             extra_demo_files: 0,
             // Kinde retries after 5 s, 30 s, 2 min, 10 min, 1 h, ...; a local stack gives up sooner.
             webhook_retries: [5, 30, 120, 600].map(Duration::from_secs).to_vec(),
+            clock: kinvex_clock::system(),
         }
     }
 }
@@ -181,6 +188,8 @@ pub struct State {
     pub issuer: String,
     pub api_url: String,
     pub site_url: String,
+    /// The stack's time ([`Config::clock`]); nothing in the stack reads the system's directly.
+    pub clock: SharedClock,
     pub store: Store,
     pub keys: RwLock<KeySet>,
     pub lifetimes: Mutex<Lifetimes>,
@@ -229,22 +238,6 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the Unix epoch, as Convex's `_creationTime`.
-pub fn unix_now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
 /// The running stack. Dropping it without [`Running::stop`] stops the servers too.
 pub struct Running {
     pub state: Arc<State>,
@@ -267,25 +260,34 @@ impl Running {
         &self.state.site_url
     }
 
-    /// The settings an app or script needs, as `KEY=value` lines.
-    pub fn env_file(&self, access_token_setup: bool) -> String {
+    /// The settings an app or script needs to use this stack, as environment pairs: the one
+    /// place they are made, for the `--env-file` and for tests alike.
+    pub fn settings(&self, access_token_setup: bool) -> Vec<(&'static str, String)> {
         let state = &self.state;
-        let mut lines = vec![
-            format!("KINDE_ISSUER_URL={}", state.issuer),
-            format!("KINDE_CLIENT_ID={}", state.config.client_id),
+        let mut pairs = vec![
+            ("KINDE_ISSUER_URL", state.issuer.clone()),
+            ("KINDE_CLIENT_ID", state.config.client_id.clone()),
         ];
         if access_token_setup {
-            lines.push(format!("KINDE_AUDIENCE={CONVEX_AUDIENCE}"));
+            pairs.push(("KINDE_AUDIENCE", CONVEX_AUDIENCE.into()));
         }
         let redirect = state
             .config
             .redirect_uris
             .first()
             .map_or(DEFAULT_REDIRECT_URI, |s| s);
-        lines.push(format!("KINDE_REDIRECT_URL={redirect}"));
-        lines.push(format!("CONVEX_URL={}", state.api_url));
-        lines.push(format!("CONVEX_SITE_URL={}", state.site_url));
-        lines.join("\n") + "\n"
+        pairs.push(("KINDE_REDIRECT_URL", redirect.into()));
+        pairs.push(("CONVEX_URL", state.api_url.clone()));
+        pairs.push(("CONVEX_SITE_URL", state.site_url.clone()));
+        pairs
+    }
+
+    /// [`Running::settings`] as `KEY=value` lines.
+    pub fn env_file(&self, access_token_setup: bool) -> String {
+        self.settings(access_token_setup)
+            .iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits for the servers.
@@ -361,10 +363,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (outbox, deliveries) = webhooks::Outbox::new();
     let state = Arc::new(State {
         lifetimes: Mutex::new(config.lifetimes.clone()),
-        verifier: backend::auth::Verifier::new(backend::auth::providers(
-            &issuer,
-            &config.client_id,
-        )),
+        verifier: backend::auth::Verifier::new(
+            backend::auth::providers(&issuer, &config.client_id),
+            config.clock.clone(),
+        ),
+        clock: config.clock.clone(),
         config,
         issuer,
         api_url,

@@ -2,8 +2,10 @@
 //! invisible to the other) and a spread of files. Passwords are generated; a persistent stack
 //! keeps the demo password beside its keys so it can print it at every start.
 
-use crate::store::{CxUserFields, NewFile, Result, User};
-use crate::{Account, State, random, unix_now, unix_now_ms};
+use crate::store::Result;
+use crate::store::backend::{NewFile, UserFields};
+use crate::store::provider::User;
+use crate::{Account, State, random};
 use std::path::Path;
 
 struct Person {
@@ -87,7 +89,9 @@ fn ensure(
     password_file: Option<&Path>,
     extra_files: usize,
 ) -> Result<Account> {
-    if let Some((user, _, _)) = state.store.credentials(person.email)? {
+    let provider = state.store.provider();
+    let backend = state.store.backend();
+    if let Some(existing) = provider.credentials(person.email)? {
         let password = password_file
             .and_then(|f| std::fs::read_to_string(f).ok())
             .map(|p| p.trim().to_string())
@@ -95,11 +99,11 @@ fn ensure(
         return Ok(Account {
             email: person.email.into(),
             password,
-            user_id: user.id,
+            user_id: existing.user.id,
         });
     }
     let password = random::demo_password();
-    let now = unix_now();
+    let now = state.clock.unix();
     let user = User {
         id: random::kinde_user_id(),
         email: person.email.into(),
@@ -112,23 +116,21 @@ fn ensure(
         updated_at: now,
     };
     let salt = random::salt();
-    state
-        .store
-        .create_user(&user, &salt, &random::password_hash(&salt, &password))?;
+    provider.create_user(&user, &salt, &random::password_hash(&salt, &password))?;
     if let Some(file) = password_file {
         write_private(file, &password)?;
     }
 
     // As if Kinde's user.created webhook had already arrived.
-    let fields = CxUserFields {
+    let fields = UserFields {
         email: user.email.clone(),
         first_name: Some(user.given_name.clone()),
         last_name: Some(user.family_name.clone()),
         picture_url: None,
         phone: user.phone.clone(),
     };
-    let now_ms = unix_now_ms();
-    state.store.cx_upsert_user(&user.id, &fields, now_ms)?;
+    let now_ms = state.clock.unix_ms();
+    backend.upsert_user(&user.id, &fields, now_ms)?;
     const HOUR_MS: f64 = 3_600_000.0;
     for (i, (name, content_type, size)) in person.files.iter().enumerate() {
         let file = NewFile {
@@ -137,9 +139,7 @@ fn ensure(
             content_type: (*content_type).into(),
             size: *size,
         };
-        state
-            .store
-            .cx_insert_file(&file, now_ms - (i as f64 + 1.0) * 31.0 * HOUR_MS)?;
+        backend.insert_file(&file, now_ms - (i as f64 + 1.0) * 31.0 * HOUR_MS)?;
     }
     for i in 0..extra_files {
         let file = NewFile {
@@ -148,9 +148,7 @@ fn ensure(
             content_type: "text/plain".into(),
             size: (i as i64 * 7_919) % 5_000_000,
         };
-        state
-            .store
-            .cx_insert_file(&file, now_ms - 1_000.0 * HOUR_MS - i as f64 * 60_000.0)?;
+        backend.insert_file(&file, now_ms - 1_000.0 * HOUR_MS - i as f64 * 60_000.0)?;
     }
     Ok(Account {
         email: person.email.into(),

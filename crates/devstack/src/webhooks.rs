@@ -2,7 +2,7 @@
 //! RS256 JWT signed with the tenant's key and carrying no `iss`, `exp`, `iat` or `aud`; a
 //! `webhook-id` header that stays the same across retries; retries with growing delays.
 
-use crate::store::User;
+use crate::store::provider::User;
 use crate::{State, random};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -18,20 +18,36 @@ pub struct Delivery {
     pub jwt: String,
 }
 
+/// What deliveries have come to so far, so a test can wait for one instead of polling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Attempts that have finished, whatever the backend answered.
+    pub attempts: u64,
+    /// Events the backend accepted (and so has applied).
+    pub delivered: u64,
+}
+
 /// Queue of events to deliver; the sender side lives in the shared state.
 pub struct Outbox {
     sender: mpsc::UnboundedSender<Delivery>,
+    progress: watch::Sender<Progress>,
 }
 
 impl Outbox {
     pub fn new() -> (Outbox, mpsc::UnboundedReceiver<Delivery>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        (Outbox { sender }, receiver)
+        let (progress, _) = watch::channel(Progress::default());
+        (Outbox { sender, progress }, receiver)
+    }
+
+    /// Follows [`Progress`]: `wait_for` on the receiver returns once a condition holds.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
     }
 
     /// Signs and queues a user event (`user.created`, `user.updated`, `user.deleted`).
     pub fn user_event(&self, state: &State, kind: &str, user: &User, source: &str) {
-        let payload = user_event_payload(kind, user, source, OffsetDateTime::now_utc());
+        let payload = user_event_payload(kind, user, source, state.clock.now().into());
         let jwt = state.keys().sign(&payload);
         let _ = self.sender.send(Delivery {
             webhook_id: format!("msg_{}", random::hex(12)),
@@ -116,7 +132,12 @@ async fn send_with_retries(state: &State, delivery: &Delivery) {
             .body(delivery.jwt.clone())
             .send()
             .await;
-        if sent.is_ok_and(|r| r.status().is_success()) {
+        let accepted = sent.is_ok_and(|r| r.status().is_success());
+        state.outbox.progress.send_modify(|p| {
+            p.attempts += 1;
+            p.delivered += u64::from(accepted);
+        });
+        if accepted {
             return;
         }
     }

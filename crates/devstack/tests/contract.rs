@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kinvex_devstack::store::{CxUserFields, NewFile};
-use kinvex_devstack::{Config, Running, start, unix_now, unix_now_ms};
+use kinvex_devstack::store::backend::{NewFile, UserFields};
+use kinvex_devstack::{Config, Running, start};
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 
@@ -33,10 +33,11 @@ fn cases() -> Vec<(String, Value)> {
 }
 
 fn seed(stack: &Running, case: &Value) {
-    let store = &stack.state.store;
+    let store = stack.state.store.backend();
+    let now_ms = stack.state.clock.unix_ms();
     let text = |v: &Value, key: &str| v[key].as_str().map(str::to_string);
     for user in case["users"].as_array().into_iter().flatten() {
-        let fields = CxUserFields {
+        let fields = UserFields {
             email: text(user, "email").unwrap_or_default(),
             first_name: text(user, "firstName"),
             last_name: text(user, "lastName"),
@@ -44,7 +45,7 @@ fn seed(stack: &Running, case: &Value) {
             phone: text(user, "phone"),
         };
         store
-            .cx_upsert_user(user["kindeId"].as_str().unwrap(), &fields, unix_now_ms())
+            .upsert_user(user["kindeId"].as_str().unwrap(), &fields, now_ms)
             .unwrap();
     }
     for file in case["files"].as_array().into_iter().flatten() {
@@ -54,14 +55,14 @@ fn seed(stack: &Running, case: &Value) {
             content_type: text(file, "contentType").unwrap(),
             size: file["size"].as_i64().unwrap(),
         };
-        let created = unix_now_ms() - file["ageHours"].as_f64().unwrap() * 3_600_000.0;
-        store.cx_insert_file(&new, created).unwrap();
+        let created = now_ms - file["ageHours"].as_f64().unwrap() * 3_600_000.0;
+        store.insert_file(&new, created).unwrap();
     }
 }
 
 /// A token whose verified identity is `identity`: the claims Kinde would put there.
 fn token_for(stack: &Running, identity: &Map<String, Value>) -> String {
-    let now = unix_now();
+    let now = stack.state.clock.unix();
     let mut claims = json!({
         "iss": stack.issuer(),
         "aud": [stack.state.config.client_id],

@@ -1,11 +1,12 @@
 //! Verifies a caller's JWT the way a Convex deployment checks an OIDC provider from
 //! `auth.config.ts`: pick the provider by the token's `iss` and `aud`, discover keys from the
 //! token's own issuer (whose document must name that issuer exactly), accept RS256 or EdDSA only,
-//! reject several audiences, and check `exp` with no leeway.
+//! reject several audiences, and check `exp` with no leeway, by the stack's clock.
 
-use crate::lock;
+use crate::{lock, validity};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use kinvex_clock::SharedClock;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -55,11 +56,18 @@ impl AuthError {
     }
 }
 
-/// How long fetched discovery documents and key sets are trusted before refetching.
+/// How long fetched discovery documents and key sets are trusted before refetching. Measured in
+/// real time (`Instant`), not by the stack's clock: it bounds network staleness, and a test that
+/// moves the clock past a token's expiry should not also make the backend refetch keys through
+/// the provider (whose injected faults would count that request).
 const KEY_CACHE: Duration = Duration::from_secs(300);
+
+/// `exp` may be this many seconds past; Convex allows none.
+const LEEWAY_SECONDS: u64 = 0;
 
 pub struct Verifier {
     providers: Vec<Provider>,
+    clock: SharedClock,
     keys: Mutex<HashMap<String, (JwkSet, Instant)>>,
 }
 
@@ -85,9 +93,10 @@ fn audiences(claims: &Value) -> Vec<String> {
 }
 
 impl Verifier {
-    pub fn new(providers: Vec<Provider>) -> Verifier {
+    pub fn new(providers: Vec<Provider>, clock: SharedClock) -> Verifier {
         Verifier {
             providers,
+            clock,
             keys: Mutex::new(HashMap::new()),
         }
     }
@@ -128,12 +137,13 @@ impl Verifier {
             .ok_or_else(|| invalid("the token has no kid"))?;
         let key = self.key(http, &issuer, &kid).await?;
 
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = 0;
+        let mut validation = validity::untimed(header.alg);
         validation.set_issuer(&[&issuer]);
         validation.set_audience(&[&provider.application_id]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let verified = jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map_err(|e| invalid(&e.to_string()))?;
+        validity::check_exp(&verified.claims, self.clock.unix(), LEEWAY_SECONDS)
             .map_err(|e| invalid(&e.to_string()))?;
         if !verified.claims["iat"].is_number() {
             return Err(invalid("the token has no iat"));

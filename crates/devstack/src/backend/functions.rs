@@ -2,8 +2,8 @@
 //! same paths, arguments, results and errors. The owner of anything read is always the verified
 //! identity's `subject`, never an argument.
 
-use crate::store::CxUserFields;
-use crate::{State, unix_now_ms};
+use crate::State;
+use crate::store::backend::UserFields;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
@@ -108,11 +108,8 @@ fn users_current(
 ) -> Result<Value, FunctionError> {
     only_fields(args, &[])?;
     let subject = subject(identity)?;
-    Ok(state
-        .store
-        .cx_user(subject)
-        .map_err(internal)?
-        .unwrap_or(Value::Null))
+    let user = state.store.backend().user(subject).map_err(internal)?;
+    serde_json::to_value(user).map_err(internal)
 }
 
 /// Creates or refreshes the caller's user document from the identity; returns its `_id`.
@@ -125,7 +122,7 @@ fn users_store(
     let subject = subject(identity)?;
     let identity = identity.unwrap_or(&Value::Null);
     let text = |key: &str| identity[key].as_str().map(str::to_string);
-    let fields = CxUserFields {
+    let fields = UserFields {
         email: text("email").unwrap_or_default(),
         first_name: text("givenName"),
         last_name: text("familyName"),
@@ -134,7 +131,8 @@ fn users_store(
     };
     let id = state
         .store
-        .cx_upsert_user(subject, &fields, unix_now_ms())
+        .backend()
+        .upsert_user(subject, &fields, state.clock.unix_ms())
         .map_err(internal)?;
     Ok(Value::String(id))
 }
@@ -194,15 +192,13 @@ fn files_list(
     };
     let mut page = state
         .store
-        .cx_files_page(owner, after.clone(), count + 1)
+        .backend()
+        .files_page(owner, after.clone(), count + 1)
         .map_err(internal)?;
     let is_done = page.len() <= count;
     page.truncate(count);
     let continue_cursor = match page.last() {
-        Some(last) => encode_cursor(
-            last["_creationTime"].as_f64().unwrap_or_default(),
-            last["_id"].as_str().unwrap_or_default(),
-        ),
+        Some(last) => encode_cursor(last.creation_time, &last.id),
         None => after.map_or_else(String::new, |(time, id)| encode_cursor(time, &id)),
     };
     Ok(json!({ "page": page, "isDone": is_done, "continueCursor": continue_cursor }))

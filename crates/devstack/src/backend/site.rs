@@ -4,8 +4,8 @@
 //! repeated `event_id` is acknowledged without being applied twice.
 
 use super::{failure, has_content_type, injected_failure};
-use crate::store::CxUserFields;
-use crate::{State, unix_now_ms};
+use crate::State;
+use crate::store::backend::UserFields;
 use axum::body::Bytes;
 use axum::extract::State as Shared;
 use axum::http::{HeaderMap, StatusCode};
@@ -49,13 +49,14 @@ pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: 
     let Some(timestamp) = timestamp else {
         return bad("the event has no valid timestamp");
     };
-    let age = (OffsetDateTime::now_utc() - timestamp)
+    let age = (OffsetDateTime::from(state.clock.now()) - timestamp)
         .whole_seconds()
         .abs();
     if age > REPLAY_WINDOW_SECONDS {
         return bad("the event's timestamp is outside the replay window");
     }
-    match state.store.cx_first_delivery(event_id, unix_now_ms()) {
+    let store = state.store.backend();
+    match store.record_webhook_event(event_id, state.clock.unix_ms()) {
         Ok(true) => {}
         Ok(false) => return StatusCode::OK.into_response(),
         Err(e) => {
@@ -69,11 +70,7 @@ pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: 
     let applied = match kind {
         "user.created" | "user.updated" => upsert(&state, &event["data"]["user"]),
         "user.deleted" => match event["data"]["user"]["id"].as_str() {
-            Some(id) => state
-                .store
-                .cx_delete_user(id)
-                .map(drop)
-                .map_err(|e| e.to_string()),
+            Some(id) => store.delete_user(id).map(drop).map_err(|e| e.to_string()),
             None => Err("user.deleted without data.user.id".to_string()),
         },
         _ => Ok(()),
@@ -115,7 +112,7 @@ fn upsert(state: &State, user: &Value) -> Result<(), String> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let fields = CxUserFields {
+    let fields = UserFields {
         // Phone-only users arrive with an empty email.
         email: user["email"].as_str().unwrap_or_default().to_string(),
         first_name: text("first_name"),
@@ -125,7 +122,8 @@ fn upsert(state: &State, user: &Value) -> Result<(), String> {
     };
     state
         .store
-        .cx_upsert_user(id, &fields, unix_now_ms())
+        .backend()
+        .upsert_user(id, &fields, state.clock.unix_ms())
         .map(drop)
         .map_err(|e| e.to_string())
 }

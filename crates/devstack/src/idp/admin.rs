@@ -1,7 +1,7 @@
 //! Test controls under `/_devstack/`: counters, faults, lifetimes, key rotation, and the admin
 //! actions that make Kinde send `user.updated` and `user.deleted`. Loopback only, like the rest.
 
-use crate::{Fault, State, lock, unix_now};
+use crate::{Fault, State, lock};
 use axum::Router;
 use axum::extract::{Path, Query, State as Shared};
 use axum::http::StatusCode;
@@ -104,7 +104,7 @@ async fn update_user(
     Path(id): Path<String>,
     Json(patch): Json<UserPatch>,
 ) -> Response {
-    let Ok(Some(mut user)) = state.store.user(&id) else {
+    let Ok(Some(mut user)) = state.store.provider().user(&id) else {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     };
     if let Some(v) = patch.email {
@@ -119,8 +119,8 @@ async fn update_user(
     user.phone = patch.phone.or(user.phone);
     user.picture = patch.picture.or(user.picture);
     user.org_code = patch.org_code.or(user.org_code);
-    user.updated_at = unix_now();
-    match state.store.update_user(&user) {
+    user.updated_at = state.clock.unix();
+    match state.store.provider().update_user(&user) {
         Ok(_) => {
             state
                 .outbox
@@ -132,10 +132,10 @@ async fn update_user(
 }
 
 async fn delete_user(Shared(state): Shared<Arc<State>>, Path(id): Path<String>) -> Response {
-    let Ok(Some(user)) = state.store.user(&id) else {
+    let Ok(Some(user)) = state.store.provider().user(&id) else {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     };
-    match state.store.delete_user(&id) {
+    match state.store.provider().delete_user(&id) {
         Ok(_) => {
             state
                 .outbox
@@ -147,7 +147,7 @@ async fn delete_user(Shared(state): Shared<Arc<State>>, Path(id): Path<String>) 
 }
 
 async fn revoke_user(Shared(state): Shared<Arc<State>>, Path(id): Path<String>) -> Response {
-    match state.store.revoke_user_tokens(&id) {
+    match state.store.provider().revoke_user_tokens(&id) {
         Ok(count) => Json(json!({ "revoked": count })).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

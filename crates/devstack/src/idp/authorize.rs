@@ -1,21 +1,22 @@
-//! The authorization endpoint and the pages a person sees in the browser.
+//! The authorization endpoint: it validates the request, then either completes it at once (the
+//! browser already has a session) or holds it pending while the person uses the sign-in or
+//! registration page ([`super::login`]), and finally issues the code.
 //!
 //! Order of checks follows RFC 6749 §4.1.2.1: an unknown client or a redirect URI that is not
 //! registered gets an error page (redirecting would make the provider an open redirector);
 //! every later problem goes back to the redirect URI as `error`, `error_description`, `state`.
 
-use crate::store::{CodeGrant, Grant, StoreError, User};
-use crate::{State, lock, pages, random, unix_now};
-use axum::extract::{Form, Query, State as Shared};
+use super::session;
+use crate::store::provider::{CodeGrant, Grant, User};
+use crate::{State, lock, pages, random};
+use axum::extract::{Query, State as Shared};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use std::sync::Arc;
 use url::Url;
 
-const SESSION_COOKIE: &str = "kinvex_idp_session";
 /// How long a person has to finish the sign-in page.
 const PENDING_SECONDS: i64 = 15 * 60;
 
@@ -50,7 +51,14 @@ pub struct Pending {
     expires_at: i64,
 }
 
-fn found(location: &str) -> Response {
+impl Pending {
+    /// The `login_hint` to prefill the form with, if it is an email.
+    pub(super) fn email_hint(&self) -> &str {
+        email_hint(&self.login_hint)
+    }
+}
+
+pub(super) fn found(location: &str) -> Response {
     (
         StatusCode::FOUND,
         [
@@ -201,10 +209,10 @@ pub async fn authorize(
         audience,
         org_code: query.org_code.clone(),
         login_hint: query.login_hint.clone().unwrap_or_default(),
-        expires_at: unix_now() + PENDING_SECONDS,
+        expires_at: state.clock.unix() + PENDING_SECONDS,
     };
 
-    let session = current_session(&state, &jar);
+    let session = session::current(&state, &jar);
     match (prompt, session) {
         ("none", Some((user, auth_time))) | ("" | "consent", Some((user, auth_time))) => {
             complete(&state, &pending, &user, auth_time)
@@ -218,7 +226,7 @@ pub async fn authorize(
                 pages::sign_in(&id, email_hint(&pending.login_hint), None)
             };
             let mut pending_requests = lock(&state.pending);
-            let now = unix_now();
+            let now = state.clock.unix();
             pending_requests.retain(|_, p| p.expires_at > now);
             pending_requests.insert(id, pending);
             page
@@ -235,15 +243,8 @@ fn email_hint(hint: &str) -> &str {
     }
 }
 
-fn current_session(state: &State, jar: &CookieJar) -> Option<(User, i64)> {
-    let cookie = jar.get(SESSION_COOKIE)?;
-    let (user_id, auth_time) = state.store.session(&random::hash(cookie.value())).ok()??;
-    let user = state.store.user(&user_id).ok()??;
-    Some((user, auth_time))
-}
-
 /// Issues a code bound to the request and sends the browser back to the client.
-fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Response {
+pub(super) fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Response {
     let code = random::secret();
     let grant = CodeGrant {
         grant: Grant {
@@ -257,9 +258,13 @@ fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Re
         redirect_uri: pending.redirect_uri.clone(),
         challenge: pending.challenge.clone(),
         nonce: pending.nonce.clone(),
-        expires_at: unix_now() + state.lifetimes().code.as_secs() as i64,
+        expires_at: state.clock.unix() + state.lifetimes().code.as_secs() as i64,
     };
-    if let Err(e) = state.store.insert_code(&random::hash(&code), &grant) {
+    if let Err(e) = state
+        .store
+        .provider()
+        .insert_code(&random::hash(&code), &grant)
+    {
         return redirect_error(
             &pending.redirect_uri,
             pending.state.as_deref(),
@@ -284,7 +289,8 @@ fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Re
     found(url.as_str())
 }
 
-fn expired_request() -> Response {
+/// The page for a sign-in or registration form whose request is unknown or too old.
+pub(super) fn expired_request() -> Response {
     pages::error(
         StatusCode::BAD_REQUEST,
         "Sign-in request expired",
@@ -292,52 +298,23 @@ fn expired_request() -> Response {
     )
 }
 
-fn pending(state: &State, id: &str) -> Option<Pending> {
+/// The pending request `id`, if it has not expired.
+pub(super) fn pending(state: &State, id: &str) -> Option<Pending> {
+    let now = state.clock.unix();
     lock(&state.pending)
         .get(id)
-        .filter(|p| p.expires_at > unix_now())
+        .filter(|p| p.expires_at > now)
         .cloned()
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    request: String,
-}
-
-pub async fn sign_in_page(
-    Shared(state): Shared<Arc<State>>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    match pending(&state, &q.request) {
-        Some(p) => pages::sign_in(&q.request, email_hint(&p.login_hint), None),
-        None => expired_request(),
-    }
-}
-
-pub async fn register_page(
-    Shared(state): Shared<Arc<State>>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    match pending(&state, &q.request) {
-        Some(p) => pages::register(&q.request, email_hint(&p.login_hint), None),
-        None => expired_request(),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct SignInForm {
-    request: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    action: String,
+/// Removes the pending request `id`, to finish it.
+pub(super) fn take_pending(state: &State, id: &str) -> Option<Pending> {
+    lock(&state.pending).remove(id)
 }
 
 /// Ends a pending request because the person cancelled: `error=access_denied`.
-fn cancelled(state: &State, id: &str) -> Response {
-    match lock(&state.pending).remove(id) {
+pub(super) fn cancel(state: &State, id: &str) -> Response {
+    match take_pending(state, id) {
         Some(p) => redirect_error(
             &p.redirect_uri,
             p.state.as_deref(),
@@ -345,174 +322,5 @@ fn cancelled(state: &State, id: &str) -> Response {
             "The user cancelled the sign-in",
         ),
         None => expired_request(),
-    }
-}
-
-/// Starts a browser session for `user`, finishes the request and sets the session cookie.
-fn signed_in(state: &State, jar: CookieJar, id: &str, user: &User) -> Response {
-    let Some(pending) = lock(&state.pending).remove(id) else {
-        return expired_request();
-    };
-    let secret = random::secret();
-    let auth_time = unix_now();
-    if let Err(e) = state
-        .store
-        .insert_session(&random::hash(&secret), &user.id, auth_time)
-    {
-        return pages::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Sign-in failed",
-            &e.to_string(),
-        );
-    }
-    let cookie = Cookie::build((SESSION_COOKIE, secret))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/");
-    (jar.add(cookie), complete(state, &pending, user, auth_time)).into_response()
-}
-
-pub async fn sign_in(
-    Shared(state): Shared<Arc<State>>,
-    jar: CookieJar,
-    Form(form): Form<SignInForm>,
-) -> Response {
-    if pending(&state, &form.request).is_none() {
-        return expired_request();
-    }
-    if form.action == "cancel" {
-        return cancelled(&state, &form.request);
-    }
-    let user = match state.store.credentials(form.email.trim()) {
-        Ok(Some((user, salt, hash))) if random::password_hash(&salt, &form.password) == hash => {
-            user
-        }
-        Ok(_) => {
-            return pages::sign_in(
-                &form.request,
-                &form.email,
-                Some("Email or password is incorrect."),
-            );
-        }
-        Err(e) => {
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Sign-in failed",
-                &e.to_string(),
-            );
-        }
-    };
-    signed_in(&state, jar, &form.request, &user)
-}
-
-#[derive(Deserialize)]
-pub struct RegisterForm {
-    request: String,
-    #[serde(default)]
-    given_name: String,
-    #[serde(default)]
-    family_name: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    action: String,
-}
-
-pub async fn register(
-    Shared(state): Shared<Arc<State>>,
-    jar: CookieJar,
-    Form(form): Form<RegisterForm>,
-) -> Response {
-    if pending(&state, &form.request).is_none() {
-        return expired_request();
-    }
-    if form.action == "cancel" {
-        return cancelled(&state, &form.request);
-    }
-    let email = form.email.trim();
-    let problem = if !email.contains('@') || email.len() < 3 {
-        Some("Enter a valid email address.")
-    } else if form.password.chars().count() < 8 {
-        Some("Choose a password of at least 8 characters.")
-    } else if form.given_name.trim().is_empty() {
-        Some("Enter your first name.")
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
-        return pages::register(&form.request, email, Some(problem));
-    }
-    let now = unix_now();
-    let user = User {
-        id: random::kinde_user_id(),
-        email: email.to_string(),
-        given_name: form.given_name.trim().to_string(),
-        family_name: form.family_name.trim().to_string(),
-        phone: None,
-        picture: None,
-        org_code: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let salt = random::salt();
-    match state
-        .store
-        .create_user(&user, &salt, &random::password_hash(&salt, &form.password))
-    {
-        Ok(()) => {}
-        Err(StoreError::EmailTaken) => {
-            return pages::register(
-                &form.request,
-                email,
-                Some("An account with this email already exists. Sign in instead."),
-            );
-        }
-        Err(e) => {
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Registration failed",
-                &e.to_string(),
-            );
-        }
-    }
-    state
-        .outbox
-        .user_event(&state, "user.created", &user, "user");
-    signed_in(&state, jar, &form.request, &user)
-}
-
-#[derive(Deserialize)]
-pub struct LogoutQuery {
-    redirect: Option<String>,
-}
-
-/// Ends the browser session. A redirect must be allow-listed, as Kinde requires.
-pub async fn logout(
-    Shared(state): Shared<Arc<State>>,
-    jar: CookieJar,
-    Query(q): Query<LogoutQuery>,
-) -> Response {
-    if let Some(redirect) = &q.redirect
-        && !state
-            .config
-            .logout_redirects
-            .iter()
-            .any(|allowed| allowed == redirect)
-    {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "Logout redirect not allowed",
-            "The application asked to return to a URL that is not in its list of allowed logout redirect URLs.",
-        );
-    }
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        let _ = state.store.end_session(&random::hash(cookie.value()));
-    }
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
-    match q.redirect {
-        Some(redirect) => (jar, found(&redirect)).into_response(),
-        None => (jar, pages::signed_out()).into_response(),
     }
 }

@@ -3,6 +3,9 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod login;
+pub mod logout;
+pub mod session;
 pub mod token;
 
 use crate::State;
@@ -26,16 +29,16 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/oauth2/auth", get(authorize::authorize))
         .route(
             "/oauth2/auth/sign-in",
-            get(authorize::sign_in_page).post(authorize::sign_in),
+            get(login::sign_in_page).post(login::sign_in),
         )
         .route(
             "/oauth2/auth/register",
-            get(authorize::register_page).post(authorize::register),
+            get(login::register_page).post(login::register),
         )
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/revoke", post(token::revoke))
         .route("/oauth2/v2/user_profile", get(token::user_profile))
-        .route("/logout", get(authorize::logout))
+        .route("/logout", get(logout::logout))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults));
     faulty.merge(admin::router()).with_state(state)
 }

@@ -5,8 +5,8 @@
 //! can be retried) and reusing it after that revokes the whole family (RFC 9700 §4.14.2).
 
 use super::oauth_error;
-use crate::store::{CodeLookup, Grant, User};
-use crate::{State, random, unix_now};
+use crate::store::provider::{CodeLookup, Grant, User};
+use crate::{State, random, validity};
 use axum::extract::{Form, State as Shared};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -78,11 +78,12 @@ fn exchange_code(state: &State, form: &TokenForm) -> Response {
         );
     };
     let code_hash = random::hash(code);
-    let bound = match state.store.take_code(&code_hash) {
+    let store = state.store.provider();
+    let bound = match store.take_code(&code_hash) {
         Ok(CodeLookup::Fresh(bound)) => bound,
         Ok(CodeLookup::Reused { family }) => {
             if let Some(family) = family {
-                let _ = state.store.revoke_family(&family);
+                let _ = store.revoke_family(&family);
             }
             return invalid_grant("The authorization code has already been used");
         }
@@ -95,7 +96,7 @@ fn exchange_code(state: &State, form: &TokenForm) -> Response {
             );
         }
     };
-    if unix_now() > bound.expires_at {
+    if state.clock.unix() > bound.expires_at {
         return invalid_grant("The authorization code has expired");
     }
     if form.redirect_uri.as_deref() != Some(bound.redirect_uri.as_str()) {
@@ -110,7 +111,7 @@ fn exchange_code(state: &State, form: &TokenForm) -> Response {
         );
     }
     let family = random::hex(16);
-    let _ = state.store.link_code_family(&code_hash, &family);
+    let _ = store.link_code_family(&code_hash, &family);
     issue(state, &bound.grant, bound.nonce.as_deref(), &family)
 }
 
@@ -124,7 +125,8 @@ fn refresh(state: &State, form: &TokenForm) -> Response {
         );
     };
     let token_hash = random::hash(token);
-    let row = match state.store.refresh(&token_hash) {
+    let store = state.store.provider();
+    let row = match store.refresh_token(&token_hash) {
         Ok(Some(row)) => row,
         Ok(None) => return invalid_grant("The refresh token is invalid"),
         Err(e) => {
@@ -135,7 +137,7 @@ fn refresh(state: &State, form: &TokenForm) -> Response {
             );
         }
     };
-    let now = unix_now();
+    let now = state.clock.unix();
     if row.revoked {
         return invalid_grant("The refresh token has been revoked");
     }
@@ -148,10 +150,10 @@ fn refresh(state: &State, form: &TokenForm) -> Response {
     if let Some(rotated_at) = row.rotated_at
         && now - rotated_at > state.lifetimes().rotation_overlap.as_secs() as i64
     {
-        let _ = state.store.revoke_family(&row.family);
+        let _ = store.revoke_family(&row.family);
         return invalid_grant("The refresh token was already used; the session has been revoked");
     }
-    if let Err(e) = state.store.mark_rotated(&token_hash, now) {
+    if let Err(e) = store.mark_rotated(&token_hash, now) {
         return oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -164,7 +166,7 @@ fn refresh(state: &State, form: &TokenForm) -> Response {
 /// Mints the token response for `grant`: access token, ID token and, with `offline`, a new
 /// refresh token in `family`.
 fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Response {
-    let user = match state.store.user(&grant.user_id) {
+    let user = match state.store.provider().user(&grant.user_id) {
         Ok(Some(user)) => user,
         Ok(None) => return invalid_grant("The user no longer exists"),
         Err(e) => {
@@ -176,7 +178,7 @@ fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Res
         }
     };
     let lifetimes = state.lifetimes();
-    let now = unix_now();
+    let now = state.clock.unix();
     let access_token = state.keys().sign(&access_claims(
         state,
         grant,
@@ -206,11 +208,12 @@ fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Res
     if grant.scope.split_whitespace().any(|s| s == "offline") {
         let refresh_token = random::secret();
         let expires_at = now + lifetimes.refresh.as_secs() as i64;
-        if let Err(e) =
-            state
-                .store
-                .insert_refresh(&random::hash(&refresh_token), family, grant, expires_at)
-        {
+        if let Err(e) = state.store.provider().insert_refresh_token(
+            &random::hash(&refresh_token),
+            family,
+            grant,
+            expires_at,
+        ) {
             return oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -311,23 +314,25 @@ pub async fn revoke(Shared(state): Shared<Arc<State>>, Form(form): Form<RevokeFo
             "token is required",
         );
     };
-    if let Ok(Some(row)) = state.store.refresh(&random::hash(&token)) {
-        let _ = state.store.revoke_family(&row.family);
+    let store = state.store.provider();
+    if let Ok(Some(row)) = store.refresh_token(&random::hash(&token)) {
+        let _ = store.revoke_family(&row.family);
     }
     StatusCode::OK.into_response()
 }
 
-/// Verifies an access token this provider issued.
+/// Verifies an access token this provider issued, unexpired by the stack's clock.
 pub fn verify_access_token(state: &State, token: &str) -> Option<Value> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     let key = state.keys().decoding_key(header.kid.as_deref()?)?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut validation = validity::untimed(jsonwebtoken::Algorithm::RS256);
     validation.set_issuer(&[&state.issuer]);
     validation.validate_aud = false;
-    validation.leeway = 0;
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .ok()
-        .map(|data| data.claims)
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .ok()?
+        .claims;
+    validity::check_exp(&claims, state.clock.unix(), 0).ok()?;
+    Some(claims)
 }
 
 pub async fn user_profile(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
@@ -341,7 +346,7 @@ pub async fn user_profile(Shared(state): Shared<Arc<State>>, headers: HeaderMap)
     let user = claims
         .as_ref()
         .and_then(|c| c["sub"].as_str())
-        .and_then(|sub| state.store.user(sub).ok().flatten());
+        .and_then(|sub| state.store.provider().user(sub).ok().flatten());
     let Some(user) = user else {
         let mut response = oauth_error(
             StatusCode::UNAUTHORIZED,

@@ -1,0 +1,284 @@
+//! The backend's documents, in the shapes Convex returns them: users (kept in step with Kinde by
+//! webhooks and `users:store`), files, and the webhook events already applied.
+
+use super::{Result, Store};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS cx_users (
+    _id TEXT PRIMARY KEY,
+    _creationTime REAL NOT NULL,
+    kindeId TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    firstName TEXT,
+    lastName TEXT,
+    pictureUrl TEXT,
+    phone TEXT,
+    updatedAt REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cx_files (
+    _id TEXT PRIMARY KEY,
+    _creationTime REAL NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    contentType TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    storageId TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cx_files_by_owner ON cx_files (owner, _creationTime DESC, _id DESC);
+CREATE TABLE IF NOT EXISTS cx_webhook_events (
+    event_id TEXT PRIMARY KEY,
+    received_at REAL NOT NULL
+);
+";
+
+/// A `users` document. Convex omits optional fields that are unset rather than storing null.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendUser {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_creationTime")]
+    pub creation_time: f64,
+    pub kinde_id: String,
+    pub email: String,
+    pub updated_at: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// The fields of a user document other than ids and times: what a webhook or `users:store`
+/// writes.
+#[derive(Clone, Debug, Default)]
+pub struct UserFields {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub picture_url: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A `files` document: a file's metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_creationTime")]
+    pub creation_time: f64,
+    pub owner: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub storage_id: String,
+}
+
+/// A file to insert; the store assigns its ids.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewFile {
+    pub owner: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// The backend's view of the store.
+#[derive(Clone, Copy)]
+pub struct BackendStore<'a> {
+    store: &'a Store,
+}
+
+fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<BackendUser> {
+    Ok(BackendUser {
+        id: row.get(0)?,
+        creation_time: row.get(1)?,
+        kinde_id: row.get(2)?,
+        email: row.get(3)?,
+        first_name: row.get(4)?,
+        last_name: row.get(5)?,
+        picture_url: row.get(6)?,
+        phone: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+impl<'a> BackendStore<'a> {
+    pub(super) fn new(store: &'a Store) -> BackendStore<'a> {
+        BackendStore { store }
+    }
+
+    /// The user document for the Kinde user `kinde_id`.
+    pub fn user(&self, kinde_id: &str) -> Result<Option<BackendUser>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT _id, _creationTime, kindeId, email, firstName, lastName, pictureUrl, phone,
+                        updatedAt FROM cx_users WHERE kindeId = ?1",
+                [kinde_id],
+                user_from,
+            )
+            .optional()?)
+    }
+
+    /// Inserts or updates the user document for `kinde_id`; returns its `_id`.
+    pub fn upsert_user(&self, kinde_id: &str, fields: &UserFields, now_ms: f64) -> Result<String> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT _id FROM cx_users WHERE kindeId = ?1",
+                [kinde_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE cx_users SET email = ?2, firstName = ?3, lastName = ?4, pictureUrl = ?5,
+                            phone = ?6, updatedAt = ?7 WHERE _id = ?1",
+                    params![id, fields.email, fields.first_name, fields.last_name, fields.picture_url, fields.phone, now_ms],
+                )?;
+                id
+            }
+            None => {
+                let id = crate::random::document_id();
+                tx.execute(
+                    "INSERT INTO cx_users (_id, _creationTime, kindeId, email, firstName, lastName,
+                                           pictureUrl, phone, updatedAt)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2)",
+                    params![
+                        id,
+                        now_ms,
+                        kinde_id,
+                        fields.email,
+                        fields.first_name,
+                        fields.last_name,
+                        fields.picture_url,
+                        fields.phone
+                    ],
+                )?;
+                id
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn delete_user(&self, kinde_id: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .conn()
+            .execute("DELETE FROM cx_users WHERE kindeId = ?1", [kinde_id])?
+            == 1)
+    }
+
+    /// Inserts a file created at `created_ms`; returns its `_id`.
+    pub fn insert_file(&self, file: &NewFile, created_ms: f64) -> Result<String> {
+        let id = crate::random::document_id();
+        self.store.conn().execute(
+            "INSERT INTO cx_files (_id, _creationTime, owner, name, contentType, size, storageId)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                created_ms,
+                file.owner,
+                file.name,
+                file.content_type,
+                file.size,
+                crate::random::document_id()
+            ],
+        )?;
+        Ok(id)
+    }
+
+    /// One page of `owner`'s files, newest first, strictly after `after` (creation time, id).
+    pub fn files_page(
+        &self,
+        owner: &str,
+        after: Option<(f64, String)>,
+        limit: usize,
+    ) -> Result<Vec<FileDoc>> {
+        let conn = self.store.conn();
+        let (time, id) = after.unwrap_or((f64::INFINITY, String::new()));
+        let mut statement = conn.prepare_cached(
+            "SELECT _id, _creationTime, owner, name, contentType, size, storageId FROM cx_files
+             WHERE owner = ?1 AND (_creationTime < ?2 OR (_creationTime = ?2 AND _id < ?3))
+             ORDER BY _creationTime DESC, _id DESC LIMIT ?4",
+        )?;
+        let rows = statement.query_map(params![owner, time, id, limit as i64], |row| {
+            Ok(FileDoc {
+                id: row.get(0)?,
+                creation_time: row.get(1)?,
+                owner: row.get(2)?,
+                name: row.get(3)?,
+                content_type: row.get(4)?,
+                size: row.get(5)?,
+                storage_id: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Records a webhook event as received; `false` when it already was (a retry).
+    pub fn record_webhook_event(&self, event_id: &str, now_ms: f64) -> Result<bool> {
+        Ok(self.store.conn().execute(
+            "INSERT OR IGNORE INTO cx_webhook_events (event_id, received_at) VALUES (?1, ?2)",
+            params![event_id, now_ms],
+        )? == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_document_leaves_out_unset_fields_as_convex_does() {
+        let user = BackendUser {
+            id: "id1".into(),
+            creation_time: 1.5,
+            kinde_id: "kp_1".into(),
+            email: "a@example.com".into(),
+            updated_at: 2.5,
+            first_name: Some("Ada".into()),
+            last_name: None,
+            picture_url: None,
+            phone: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&user).ok(),
+            Some(serde_json::json!({
+                "_id": "id1", "_creationTime": 1.5, "kindeId": "kp_1", "email": "a@example.com",
+                "updatedAt": 2.5, "firstName": "Ada"
+            }))
+        );
+    }
+
+    #[test]
+    fn a_file_document_has_convex_field_names() {
+        let file = FileDoc {
+            id: "f1".into(),
+            creation_time: 3.0,
+            owner: "kp_1".into(),
+            name: "a.txt".into(),
+            content_type: "text/plain".into(),
+            size: 7,
+            storage_id: "s1".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&file).ok(),
+            Some(serde_json::json!({
+                "_id": "f1", "_creationTime": 3.0, "owner": "kp_1", "name": "a.txt",
+                "contentType": "text/plain", "size": 7, "storageId": "s1"
+            }))
+        );
+    }
+}
