@@ -2,7 +2,7 @@
 //! tests/wire/package.json, calls the local backend and gets the results and errors a real
 //! deployment would give it.
 
-use kinvex_devstack::{Config, start, unix_now};
+use kinvex_devstack::{Config, start};
 use kinvex_e2e::repo_root;
 use serde_json::{Value, json};
 
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 async fn the_official_convex_http_client_gets_the_right_results_and_errors() {
     let stack = start(Config::default()).await.expect("stack starts");
     let demo = &stack.accounts[0];
-    let now = unix_now();
+    let now = stack.state.clock.unix();
     let claims = |exp: i64| {
         json!({
             "iss": stack.issuer(), "sub": demo.user_id, "aud": [stack.state.config.client_id],

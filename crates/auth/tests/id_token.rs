@@ -8,13 +8,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kinvex_auth::discovery::Provider;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::id_token::validate;
-use kinvex_devstack::{Running, start, unix_now};
+use kinvex_devstack::Running;
+use kinvex_test_kit::stack;
 use openidconnect::Nonce;
 use serde_json::{Value, json};
 use std::time::SystemTime;
 
 async fn setup() -> (Running, Provider, HttpClient) {
-    let stack = start(kinvex_devstack::Config::default()).await.unwrap();
+    let stack = stack::start(None).await;
     let http = HttpClient::new().unwrap();
     let provider = Provider::discover(
         &http,
@@ -26,7 +27,7 @@ async fn setup() -> (Running, Provider, HttpClient) {
 }
 
 fn good(stack: &Running) -> Value {
-    let now = unix_now();
+    let now = stack.state.clock.unix();
     json!({
         "iss": stack.issuer(), "sub": "kp_claims", "aud": [stack.state.config.client_id],
         "azp": stack.state.config.client_id, "iat": now, "exp": now + 3600, "nonce": "the-nonce",
@@ -63,7 +64,7 @@ async fn a_valid_token_passes_and_each_wrong_claim_is_rejected() {
         Ok("kp_claims".into())
     );
 
-    let now = unix_now();
+    let now = stack.state.clock.unix();
     let mut cases: Vec<(&str, Value)> = Vec::new();
     let mut with = |name, key: &str, value: Value| {
         let mut claims = good(&stack);

@@ -4,80 +4,45 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kinvex_auth::browser::Browser;
 use kinvex_auth::config::Sources;
-use kinvex_auth::http::HttpClient;
 use kinvex_auth::redirect::Rejection;
 use kinvex_auth::token_store::Memory;
-use kinvex_auth::{Auth, AuthError, Config, SignInOptions, TokenStore};
+use kinvex_auth::{Auth, AuthError, Config, SignInOptions};
+use kinvex_devstack::Running;
 use kinvex_devstack::user_agent::{Action, UserAgent};
-use kinvex_devstack::{Running, start};
-use std::sync::{Arc, Mutex};
+use kinvex_test_kit::browser::{HeadlessBrowser, sign_in_as};
+use kinvex_test_kit::env::Settings;
+use kinvex_test_kit::stack;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// Plays the person at the browser: the headless user agent, run on the test's runtime.
-struct HeadlessBrowser {
-    action: Action,
-    opened: Mutex<Vec<String>>,
-}
-
-impl Browser for HeadlessBrowser {
-    fn open(&self, url: &str) -> Result<(), String> {
-        self.opened.lock().unwrap().push(url.to_string());
-        let (url, action) = (url.to_string(), self.action.clone());
-        tokio::spawn(async move {
-            let _ = UserAgent::new().authorize(&url, &action, true).await;
-        });
-        Ok(())
-    }
-}
+const SIGNED_OUT: &str = "http://127.0.0.1:53180/signed-out";
 
 async fn stack() -> Running {
-    start(kinvex_devstack::Config {
-        any_loopback_port: true,
-        logout_redirects: vec!["http://127.0.0.1:53180/signed-out".into()],
-        ..kinvex_devstack::Config::default()
+    stack::start_with(kinvex_devstack::Config {
+        logout_redirects: vec![SIGNED_OUT.into()],
+        ..stack::config(None)
     })
     .await
-    .unwrap()
 }
 
 fn config(stack: &Running, extra: &[(&str, &str)]) -> Config {
-    let mut pairs = vec![
-        ("KINDE_ISSUER_URL", stack.issuer()),
-        ("KINDE_CLIENT_ID", stack.state.config.client_id.as_str()),
-        ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback"),
-        (
-            "KINDE_LOGOUT_REDIRECT_URL",
-            "http://127.0.0.1:53180/signed-out",
-        ),
-    ];
-    pairs.extend_from_slice(extra);
-    Config::from_sources(&Sources::from_pairs(pairs)).unwrap()
+    let mut settings = Settings::for_stack(stack).with("KINDE_LOGOUT_REDIRECT_URL", SIGNED_OUT);
+    for (key, value) in extra {
+        settings = settings.with(key, *value);
+    }
+    settings.config()
 }
 
 fn new_auth(config: Config, action: Action) -> (Auth, Arc<HeadlessBrowser>) {
-    let browser = Arc::new(HeadlessBrowser {
-        action,
-        opened: Mutex::new(Vec::new()),
-    });
-    let store = TokenStore::new(
-        Box::new(Memory::default()),
-        config.issuer_str(),
-        &config.client_id,
-    );
-    (
-        Auth::new(config, HttpClient::new().unwrap(), store, browser.clone()),
-        browser,
-    )
+    let browser = Arc::new(HeadlessBrowser::new(action));
+    let auth = stack::auth(config, Box::new(Memory::default()), browser.clone());
+    (auth, browser)
 }
 
 fn demo(stack: &Running) -> Action {
-    Action::SignIn {
-        email: stack.accounts[0].email.clone(),
-        password: stack.accounts[0].password.clone(),
-    }
+    sign_in_as(&stack.accounts[0])
 }
 
 async fn never() {
@@ -110,7 +75,7 @@ async fn sign_in_validates_and_stores_the_session() {
     assert!(tokens.refresh_token.is_some(), "scope offline by default");
     let shown = shown.unwrap();
     assert_eq!(
-        browser.opened.lock().unwrap().as_slice(),
+        browser.opened().as_slice(),
         [shown.to_string()],
         "the URL shown is the one opened"
     );
@@ -144,7 +109,7 @@ async fn registration_signs_the_new_person_in() {
         .await
         .unwrap();
     assert_eq!(tokens.email.as_deref(), Some("reg@example.com"));
-    assert!(browser.opened.lock().unwrap()[0].contains("prompt=create"));
+    assert!(browser.opened()[0].contains("prompt=create"));
 }
 
 #[tokio::test]
@@ -234,7 +199,7 @@ async fn a_port_in_use_is_named_or_the_fallback_is_used() {
     auth.sign_in(&SignInOptions::default(), true, WAIT, |_| {}, never())
         .await
         .unwrap();
-    let opened = browser.opened.lock().unwrap()[0].clone();
+    let opened = browser.opened()[0].clone();
     assert!(
         opened.contains(&format!("127.0.0.1%3A{free}")),
         "the fallback port is in the redirect_uri: {opened}"
@@ -389,28 +354,8 @@ async fn an_unreachable_provider_is_a_clear_error() {
     assert_eq!(error.code(), "provider_unreachable", "{error}");
 }
 
-/// A browser whose final redirect goes to the app's private-use scheme: like the OS, it hands the
-/// URL over (here to the test, which plays the app's deep-link handler).
-struct SchemeBrowser {
-    action: Action,
-    handed: tokio::sync::mpsc::UnboundedSender<Url>,
-}
-
-impl Browser for SchemeBrowser {
-    fn open(&self, url: &str) -> Result<(), String> {
-        let (url, action, handed) = (url.to_string(), self.action.clone(), self.handed.clone());
-        tokio::spawn(async move {
-            let handoff = UserAgent::new()
-                .authorize(&url, &action, true)
-                .await
-                .unwrap();
-            assert!(handoff.delivered.is_none(), "no HTTP request to a scheme");
-            let _ = handed.send(handoff.redirect);
-        });
-        Ok(())
-    }
-}
-
+/// An `Auth` whose redirect goes to the app's private-use scheme: the browser hands the URL over
+/// to the test, which plays the app's deep-link handler.
 fn scheme_auth(
     stack: &Running,
     action: Action,
@@ -419,15 +364,9 @@ fn scheme_auth(
         stack,
         &[("KINDE_REDIRECT_URL", "dev.kinvex.desktop:/callback")],
     );
-    let (handed, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let store = TokenStore::new(
-        Box::new(Memory::default()),
-        config.issuer_str(),
-        &config.client_id,
-    );
-    let browser = Arc::new(SchemeBrowser { action, handed });
-    let auth = Auth::new(config, HttpClient::new().unwrap(), store, browser);
-    (Arc::new(auth), receiver)
+    let (browser, handed) = HeadlessBrowser::handing_over(action);
+    let auth = stack::auth(config, Box::new(Memory::default()), Arc::new(browser));
+    (Arc::new(auth), handed)
 }
 
 #[tokio::test]

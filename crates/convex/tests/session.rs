@@ -1,72 +1,50 @@
-//! Staying signed in and calling Convex, against the local stack with token lifetimes of
-//! seconds: restore, refresh before expiry, one refresh for many callers, revoked sessions, an
-//! unreachable provider, 401 handling and function errors.
+//! Staying signed in and calling Convex, against the local stack with Kinde's token lifetimes:
+//! restore, refresh before expiry, one refresh for many callers, revoked sessions, an
+//! unreachable provider, 401 handling and function errors. The stack and the library read one
+//! clock, which a test moves past a token's expiry instead of waiting for it.
 
 #![allow(clippy::unwrap_used)]
 
-use kinvex_auth::browser::Browser;
-use kinvex_auth::config::Sources;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::token_store::PlaintextFile;
-use kinvex_auth::{Auth, AuthError, Config, SessionState, SignInOptions, TokenStore};
+use kinvex_auth::{Auth, AuthError, SessionState, SignInOptions, TokenStore};
+use kinvex_clock::ManualClock;
 use kinvex_convex::data::{files, profile};
 use kinvex_convex::{Client, ConvexError, Kind};
-use kinvex_devstack::user_agent::{Action, UserAgent};
-use kinvex_devstack::{Running, start};
+use kinvex_devstack::Running;
+use kinvex_devstack::user_agent::Action;
+use kinvex_test_kit::browser::{HeadlessBrowser, sign_in_as};
+use kinvex_test_kit::env::Settings;
+use kinvex_test_kit::stack::{self, TokenFile};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-struct HeadlessBrowser(Action);
-
-impl Browser for HeadlessBrowser {
-    fn open(&self, url: &str) -> Result<(), String> {
-        let (url, action) = (url.to_string(), self.0.clone());
-        tokio::spawn(async move {
-            let _ = UserAgent::new().authorize(&url, &action, true).await;
-        });
-        Ok(())
-    }
-}
-
-async fn stack() -> Running {
-    start(kinvex_devstack::Config {
-        any_loopback_port: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+/// A stack and a clock that it and every `Auth` made by [`auth`] read.
+async fn stack() -> (Running, ManualClock) {
+    let clock = ManualClock::new();
+    (stack::start(Some(&clock)).await, clock)
 }
 
 /// A real file store, so a second `Auth` on the same file is a restarted app.
-fn token_file(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("kinvex-session-{tag}-{}.json", std::process::id()))
+fn token_file(tag: &str) -> TokenFile {
+    TokenFile::new(&format!("session-{tag}"))
 }
 
-fn auth(stack: &Running, file: &Path, account: usize, audience: bool) -> Auth {
-    let mut pairs = vec![
-        ("KINDE_ISSUER_URL", stack.issuer()),
-        ("KINDE_CLIENT_ID", stack.state.config.client_id.as_str()),
-        ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback"),
-        ("CONVEX_URL", stack.api_url()),
-    ];
+fn auth(stack: &Running, clock: &ManualClock, file: &Path, account: usize, audience: bool) -> Auth {
+    let mut settings = Settings::for_stack(stack);
     if audience {
-        pairs.push(("KINDE_AUDIENCE", "convex"));
+        settings = settings.with("KINDE_AUDIENCE", "convex");
     }
-    let config = Config::from_sources(&Sources::from_pairs(pairs)).unwrap();
-    let store = TokenStore::new(
+    let browser = HeadlessBrowser::new(sign_in_as(&stack.accounts[account]));
+    stack::auth(
+        settings.config(),
         Box::new(PlaintextFile::new(file.to_path_buf())),
-        config.issuer_str(),
-        &config.client_id,
-    );
-    let person = &stack.accounts[account];
-    let browser = HeadlessBrowser(Action::SignIn {
-        email: person.email.clone(),
-        password: person.password.clone(),
-    });
-    Auth::new(config, HttpClient::new().unwrap(), store, Arc::new(browser))
+        Arc::new(browser),
+    )
+    .with_clock(clock.shared())
 }
 
 async fn sign_in(auth: &Auth) {
@@ -99,37 +77,21 @@ fn refreshes(stack: &Running) -> u64 {
     stack.state.stats.refreshes.load(Ordering::SeqCst)
 }
 
-/// Tokens that live 61 s are inside the 60 s refresh margin one second after they are issued.
-async fn short_lived(stack: &Running) {
-    admin(
-        stack,
-        "lifetimes",
-        json!({ "id_secs": 61, "access_secs": 61 }),
-    )
-    .await;
-}
-
-/// Waits until the first tokens need renewing, and makes renewed tokens long-lived, so that a
-/// slow machine cannot push a renewed token into the margin too.
-async fn past_the_margin(stack: &Running) {
-    admin(
-        stack,
-        "lifetimes",
-        json!({ "id_secs": 3600, "access_secs": 3600 }),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+/// Moves time past the expiry of the tokens issued so far (an ID token lives an hour, an
+/// access token a day), for the stack and the library alike.
+fn past_expiry(clock: &ManualClock) {
+    clock.advance(Duration::from_secs(25 * 3600));
 }
 
 #[tokio::test]
 async fn a_restarted_app_is_still_signed_in_without_a_browser() {
-    let stack = stack().await;
+    let (stack, clock) = stack().await;
     let file = token_file("restore");
-    let first = auth(&stack, &file, 0, false);
+    let first = auth(&stack, &clock, &file, 0, false);
     sign_in(&first).await;
     drop(first);
 
-    let restarted = auth(&stack, &file, 0, false);
+    let restarted = auth(&stack, &clock, &file, 0, false);
     let mut states = restarted.watch();
     assert_eq!(
         *states.borrow(),
@@ -171,14 +133,13 @@ async fn a_restarted_app_is_still_signed_in_without_a_browser() {
 #[tokio::test]
 async fn tokens_are_renewed_before_they_expire_for_either_kinde_setup() {
     for audience in [false, true] {
-        let stack = stack().await;
-        short_lived(&stack).await;
+        let (stack, clock) = stack().await;
         let file = token_file(&format!("renew-{audience}"));
-        let auth = auth(&stack, &file, 0, audience);
+        let auth = auth(&stack, &clock, &file, 0, audience);
         sign_in(&auth).await;
         let before = auth.fresh_tokens().await.unwrap();
         assert_eq!(refreshes(&stack), 0, "fresh tokens are used as they are");
-        past_the_margin(&stack).await;
+        past_expiry(&clock);
         let after = auth.fresh_tokens().await.unwrap();
         assert_eq!(refreshes(&stack), 1);
         assert_ne!(
@@ -201,12 +162,11 @@ async fn tokens_are_renewed_before_they_expire_for_either_kinde_setup() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_calls_on_an_expiring_token_make_exactly_one_refresh() {
-    let stack = stack().await;
-    short_lived(&stack).await;
+    let (stack, clock) = stack().await;
     let file = token_file("hundred");
-    let auth = Arc::new(auth(&stack, &file, 0, false));
+    let auth = Arc::new(auth(&stack, &clock, &file, 0, false));
     sign_in(&auth).await;
-    past_the_margin(&stack).await;
+    past_expiry(&clock);
 
     let client = Client::for_auth(&auth).unwrap();
     let calls = (0..100).map(|_| {
@@ -226,10 +186,9 @@ async fn a_hundred_concurrent_calls_on_an_expiring_token_make_exactly_one_refres
 
 #[tokio::test]
 async fn a_revoked_refresh_token_signs_out_and_empties_the_store() {
-    let stack = stack().await;
-    short_lived(&stack).await;
+    let (stack, clock) = stack().await;
     let file = token_file("revoked");
-    let auth = auth(&stack, &file, 0, false);
+    let auth = auth(&stack, &clock, &file, 0, false);
     sign_in(&auth).await;
     let mut states = auth.watch();
     states.borrow_and_update();
@@ -242,7 +201,7 @@ async fn a_revoked_refresh_token_signs_out_and_empties_the_store() {
         .send()
         .await
         .unwrap();
-    past_the_margin(&stack).await;
+    past_expiry(&clock);
 
     let error = auth.fresh_tokens().await.unwrap_err();
     assert!(matches!(error, AuthError::SessionEnded), "{error}");
@@ -258,13 +217,12 @@ async fn a_revoked_refresh_token_signs_out_and_empties_the_store() {
 
 #[tokio::test]
 async fn an_unreachable_provider_keeps_the_session_and_recovery_follows() {
-    let stack = stack().await;
-    short_lived(&stack).await;
+    let (stack, clock) = stack().await;
     let file = token_file("offline");
-    let auth = auth(&stack, &file, 0, false);
+    let auth = auth(&stack, &clock, &file, 0, false);
     sign_in(&auth).await;
     let stored = auth.load().await.unwrap();
-    past_the_margin(&stack).await;
+    past_expiry(&clock);
 
     admin(&stack, "faults", json!({ "idp": { "status": 503 } })).await;
     let error = auth.fresh_tokens().await.unwrap_err();
@@ -291,9 +249,9 @@ async fn an_unreachable_provider_keeps_the_session_and_recovery_follows() {
 
 #[tokio::test]
 async fn a_401_renews_once_and_retries_once() {
-    let stack = stack().await;
+    let (stack, clock) = stack().await;
     let file = token_file("401");
-    let auth = auth(&stack, &file, 0, false);
+    let auth = auth(&stack, &clock, &file, 0, false);
     sign_in(&auth).await;
     let client = Client::for_auth(&auth).unwrap();
     let calls = || stack.state.stats.backend_calls.load(Ordering::SeqCst);
@@ -335,7 +293,7 @@ async fn a_401_renews_once_and_retries_once() {
 
 #[tokio::test]
 async fn function_errors_keep_their_message_and_data() {
-    let stack = stack().await;
+    let (stack, _clock) = stack().await;
     let client = Client::new(url::Url::parse(stack.api_url()).unwrap()).unwrap();
     let error = client
         .call(Kind::Query, "users:current", &json!({}), None)
@@ -377,16 +335,15 @@ async fn function_errors_keep_their_message_and_data() {
 
 #[tokio::test]
 async fn files_page_through_and_never_show_another_persons() {
-    let stack = start(kinvex_devstack::Config {
-        any_loopback_port: true,
+    let clock = ManualClock::new();
+    let stack = stack::start_with(kinvex_devstack::Config {
         extra_demo_files: 230,
-        ..Default::default()
+        ..stack::config(Some(&clock))
     })
-    .await
-    .unwrap();
+    .await;
     let (demo_file, other_file) = (token_file("files-demo"), token_file("files-other"));
-    let demo = auth(&stack, &demo_file, 0, false);
-    let other = auth(&stack, &other_file, 1, false);
+    let demo = auth(&stack, &clock, &demo_file, 0, false);
+    let other = auth(&stack, &clock, &other_file, 1, false);
     sign_in(&demo).await;
     sign_in(&other).await;
     let client = Client::for_auth(&demo).unwrap();
@@ -412,15 +369,16 @@ async fn files_page_through_and_never_show_another_persons() {
 
 #[tokio::test]
 async fn a_profile_is_stored_once_when_no_webhook_arrived() {
-    let stack = stack().await;
+    let (stack, clock) = stack().await;
     let file = token_file("store");
-    let auth = auth(&stack, &file, 0, false);
+    let auth = auth(&stack, &clock, &file, 0, false);
     sign_in(&auth).await;
     // As if the user.created webhook never came.
     stack
         .state
         .store
-        .cx_delete_user(&stack.accounts[0].user_id)
+        .backend()
+        .delete_user(&stack.accounts[0].user_id)
         .unwrap();
     let me = profile(&Client::for_auth(&auth).unwrap(), &auth)
         .await
@@ -431,7 +389,8 @@ async fn a_profile_is_stored_once_when_no_webhook_arrived() {
         stack
             .state
             .store
-            .cx_user(&stack.accounts[0].user_id)
+            .backend()
+            .user(&stack.accounts[0].user_id)
             .unwrap()
             .is_some()
     );
@@ -463,11 +422,13 @@ impl kinvex_auth::token_store::SecretStore for CountingStore {
 
 #[tokio::test]
 async fn a_process_that_renewed_last_skips_the_keychain_until_another_one_writes() {
-    let stack = stack().await;
+    let (stack, clock) = stack().await;
     let secrets = Arc::new(kinvex_auth::token_store::Memory::default());
     let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let over_shared_keychain = || {
-        let config = auth(&stack, &token_file("unused"), 0, false).config.clone();
+        let config = auth(&stack, &clock, &token_file("unused"), 0, false)
+            .config
+            .clone();
         let store = TokenStore::new(
             Box::new(CountingStore {
                 secrets: secrets.clone(),
@@ -477,11 +438,12 @@ async fn a_process_that_renewed_last_skips_the_keychain_until_another_one_writes
             &config.client_id,
         );
         let person = &stack.accounts[0];
-        let browser = HeadlessBrowser(Action::SignIn {
+        let browser = HeadlessBrowser::new(Action::SignIn {
             email: person.email.clone(),
             password: person.password.clone(),
         });
         Auth::new(config, HttpClient::new().unwrap(), store, Arc::new(browser))
+            .with_clock(clock.shared())
     };
     let app = over_shared_keychain();
     sign_in(&app).await;
@@ -523,4 +485,44 @@ async fn a_process_that_renewed_last_skips_the_keychain_until_another_one_writes
     assert_eq!(refreshes(&stack), 2, "and not renewed");
     app.flush().await;
     assert_eq!(cli.load().await.unwrap().unwrap(), theirs);
+}
+
+#[tokio::test]
+async fn the_sign_in_core_chooses_the_token_convex_gets_and_who_is_signed_in() {
+    let (stack, clock) = stack().await;
+    for audience in [false, true] {
+        let file = token_file(&format!("bearer-{audience}"));
+        let auth = auth(&stack, &clock, &file, 0, audience);
+        assert!(matches!(
+            auth.bearer().await.unwrap_err(),
+            AuthError::NotSignedIn
+        ));
+        sign_in(&auth).await;
+        let tokens = auth.fresh_tokens().await.unwrap();
+        let expected = if audience {
+            &tokens.access_token
+        } else {
+            &tokens.id_token
+        };
+        assert_eq!(
+            &auth.bearer().await.unwrap(),
+            expected,
+            "audience {audience}"
+        );
+
+        let before = refreshes(&stack);
+        let identity = auth.identity().await.unwrap();
+        assert_eq!(identity.subject, stack.accounts[0].user_id);
+        assert_eq!(identity.email, tokens.email);
+        past_expiry(&clock);
+        auth.identity().await.unwrap();
+        assert_eq!(
+            refreshes(&stack),
+            before,
+            "who is signed in needs no renewal"
+        );
+        let renewed = auth.bearer().await.unwrap();
+        assert_ne!(&renewed, expected, "an expired bearer is renewed first");
+        assert_eq!(refreshes(&stack), before + 1);
+    }
 }

@@ -1,0 +1,244 @@
+//! A WebDriver session on the real app or on Chromium, with the waits a test needs to act on
+//! its page as a person would.
+
+use crate::driver::Driver;
+use crate::{UI_TIMEOUT, paths, required_env};
+use fantoccini::{Client, Locator};
+use kinvex_test_kit::port;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A WebDriver session plus where its screenshots go.
+pub struct Session {
+    client: Option<Client>,
+    artifacts: PathBuf,
+    driver: Driver,
+    /// When the app (or browser) was asked for: the start of a launch, for benchmarks.
+    requested_at: std::time::SystemTime,
+}
+
+impl Session {
+    /// The real app, launched by tauri-driver.
+    pub async fn desktop() -> Session {
+        Session::desktop_with(&[]).await
+    }
+
+    /// The real app with extra environment (its settings, `BROWSER`).
+    pub async fn desktop_with(env: &[(String, String)]) -> Session {
+        Session::desktop_at(&required_env("KINVEX_E2E_APP"), env).await
+    }
+
+    /// The app binary at `app` (an installed one, say) in a real window.
+    pub async fn desktop_at(app: &str, env: &[(String, String)]) -> Session {
+        // A port found free can be taken by another socket before WebKitWebDriver binds it
+        // (outgoing connections draw from the same range); then the session cannot start, and
+        // a second try with new ports is the remedy.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (port, native_port) = (port::free(), port::free());
+            let args = vec![
+                "--port".into(),
+                port.to_string(),
+                "--native-port".into(),
+                native_port.to_string(),
+            ];
+            // tauri-driver proxies to the WebKitWebDriver it starts; both must be listening.
+            let driver = Driver::spawn_with(
+                "tauri-driver",
+                &args,
+                env,
+                &[port, native_port],
+                "cargo install tauri-driver --locked",
+            );
+            let requested_at = std::time::SystemTime::now();
+            match driver
+                .try_session(serde_json::json!({ "tauri:options": { "application": app } }))
+                .await
+            {
+                Ok(client) => {
+                    return Session {
+                        client: Some(client),
+                        artifacts: paths::artifacts(),
+                        requested_at,
+                        driver,
+                    };
+                }
+                Err(e) if attempts < 3 => {
+                    eprintln!("the app's WebDriver session did not start ({e}); trying new ports");
+                }
+                Err(e) => panic!("no WebDriver session for the app after {attempts} tries: {e}"),
+            }
+        }
+    }
+
+    /// Debian's Chromium, headless, with a fresh profile.
+    pub async fn chromium(profile: &Path) -> Session {
+        let port = port::free();
+        let driver = Driver::spawn(
+            "chromedriver",
+            &[format!("--port={port}")],
+            &[port],
+            "apt-get install chromium chromium-driver",
+        );
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1000,800",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let requested_at = std::time::SystemTime::now();
+        let client = driver
+            .session(serde_json::json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
+            }))
+            .await;
+        Session {
+            client: Some(client),
+            artifacts: paths::artifacts(),
+            requested_at,
+            driver,
+        }
+    }
+
+    /// When the launch was requested, as a wall-clock time a page's `performance.timeOrigin`
+    /// can be compared with.
+    pub fn requested_at(&self) -> std::time::SystemTime {
+        self.requested_at
+    }
+
+    /// The WebDriver server's process id: the app and its WebKit processes descend from it.
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.pid()
+    }
+
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("session is open")
+    }
+
+    /// Waits until an element matching `css` exists and returns it.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client()
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element `{css}` within {UI_TIMEOUT:?}: {e}"))
+    }
+
+    /// Waits until an element matching `css` exists and returns its visible text.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text")
+    }
+
+    /// Waits until an element matching the XPath `xpath` exists.
+    pub async fn wait_for(&self, xpath: &str) -> fantoccini::elements::Element {
+        self.client()
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("nothing matched `{xpath}` within {UI_TIMEOUT:?}: {e}"))
+    }
+
+    /// Waits until the element with `data-testid` = `id` shows exactly `text`.
+    pub async fn wait_for_text(&self, id: &str, text: &str) {
+        self.wait_for(&format!(
+            "//*[@data-testid='{id}'][normalize-space()='{text}']"
+        ))
+        .await;
+    }
+
+    /// Waits until the element with `data-testid` = `id` is shown (not `hidden`).
+    pub async fn wait_shown(&self, id: &str) {
+        self.wait_for(&format!("//*[@data-testid='{id}'][not(@hidden)]"))
+            .await;
+    }
+
+    /// Waits until the element with `data-testid` = `id` has non-blank text and returns it.
+    pub async fn filled_text_of(&self, id: &str) -> String {
+        let xpath = format!("//*[@data-testid='{id}'][normalize-space()]");
+        let element = self
+            .client()
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("`{id}` stayed empty for {UI_TIMEOUT:?}: {e}"));
+        element.text().await.expect("element text")
+    }
+
+    /// Types `text` into the input matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.find(css).await.send_keys(text).await.expect("typing");
+    }
+
+    /// Waits until the input matching `css` holds a value containing `text`, and returns it.
+    pub async fn wait_for_value(&self, css: &str, text: &str) -> String {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let value = self
+                .find(css)
+                .await
+                .prop("value")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if value.contains(text) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never held `{text}` (has `{value}`)"
+            );
+            // A value set by script changes neither the DOM nor fires an event: nothing to wait
+            // on but the value itself.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element matching `css` once it is shown and enabled, as a person would.
+    pub async fn click(&self, css: &str) {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let element = self.find(css).await;
+            let ready = element.is_displayed().await.unwrap_or(false)
+                && element.is_enabled().await.unwrap_or(false);
+            if ready {
+                element.click().await.expect("click");
+                return;
+            }
+            assert!(Instant::now() < deadline, "`{css}` never became clickable");
+            // WebDriver offers no event for "became visible"; poll as its own waits do.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a PNG of the viewport under the artifacts directory and returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // A snapshot shows the last painted frame: let the page paint what the DOM now holds.
+        let painted = "const done = arguments[arguments.length - 1];\
+                       requestAnimationFrame(() => requestAnimationFrame(() => done()));";
+        let _ = self.client().execute_async(painted, Vec::new()).await;
+        let png = self.client().screenshot().await.expect("screenshot");
+        let path = self.artifacts.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// Ends the WebDriver session (closing the app or browser).
+    pub async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            client.close().await.expect("close the WebDriver session");
+        }
+    }
+}
