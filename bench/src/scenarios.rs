@@ -1,5 +1,8 @@
 //! The measurements. Each runs its subject and its baseline alternately, discards a first
 //! warm-up round, and returns rows for the report.
+//!
+//! One file so that every scenario's method (warm-up, interleaving, what counts as done) can be
+//! compared side by side; each is a single function.
 
 use crate::Setup;
 use crate::memory::tree_pss_by_process;

@@ -2,6 +2,9 @@
 //! the Secret Service on Linux) through `keyring`, or a plaintext file only when the person has
 //! explicitly opted in.
 //!
+//! One file because the chunked format, its three back ends and the tests that tear a write in
+//! half all describe one on-disk contract; split, each piece would only make sense with the others.
+//!
 //! A session is stored as chunks of at most [`CHUNK`] bytes (Windows refuses blobs over 2,560
 //! bytes) under a fresh generation id, and only then does the manifest entry switch to the new
 //! generation: a crash mid-write leaves the old session whole. Unreadable or partial entries read

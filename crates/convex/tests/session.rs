@@ -2,6 +2,8 @@
 //! restore, refresh before expiry, one refresh for many callers, revoked sessions, an
 //! unreachable provider, 401 handling and function errors. The stack and the library read one
 //! clock, which a test moves past a token's expiry instead of waiting for it.
+//!
+//! One file: every test here is a step in the life of one session, and they share its set-up.
 
 #![allow(clippy::unwrap_used)]
 

@@ -12,9 +12,7 @@ pub async fn stack_with(adjust: impl FnOnce(&mut Config)) -> Running {
         ..Config::default()
     };
     adjust(&mut config);
-    kinvex_devstack::start(config)
-        .await
-        .unwrap_or_else(|e| panic!("the local stack did not start: {e}"))
+    crate::stack::start_with(config).await
 }
 
 /// The shipped settings, as [`stack_with`] gives them.
