@@ -33,6 +33,9 @@ mod tests {
                 citing.push(path.display().to_string());
             }
         }
-        assert!(citing.is_empty(), "files citing a folder beside the repository: {citing:?}");
+        assert!(
+            citing.is_empty(),
+            "files citing a folder beside the repository: {citing:?}"
+        );
     }
 }

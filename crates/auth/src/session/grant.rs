@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(tokens.access_expires_at, 1600);
         assert_eq!(tokens.id_expires_at, 5000);
         assert_eq!(tokens.email.as_deref(), Some("a@x"));
-        assert_eq!(tokens.refresh_token.as_ref().map(|t| t.expose().as_str()), Some("refresh-1"));
+        assert_eq!(
+            tokens.refresh_token.as_ref().map(|t| t.expose().as_str()),
+            Some("refresh-1")
+        );
     }
 
     #[test]
@@ -131,7 +134,10 @@ mod tests {
         assert_eq!(without_id.id_token.expose(), "id-1");
         assert_eq!(without_id.id_expires_at, 5000);
         assert_eq!(
-            without_id.refresh_token.as_ref().map(|t| t.expose().as_str()),
+            without_id
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose().as_str()),
             Some("refresh-2")
         );
     }

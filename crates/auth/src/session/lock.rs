@@ -21,7 +21,10 @@ pub(crate) struct Held(File);
 impl SessionLock {
     pub(crate) fn new(dir: &Path, issuer: &str, client_id: &str) -> SessionLock {
         SessionLock {
-            path: dir.join(format!("{:016x}.lock", fnv(&format!("{issuer} {client_id}")))),
+            path: dir.join(format!(
+                "{:016x}.lock",
+                fnv(&format!("{issuer} {client_id}"))
+            )),
         }
     }
 

@@ -68,7 +68,10 @@ pub enum SessionState {
         name: Option<String>,
     },
     /// Signed in, but the session could not be renewed because the provider is unreachable.
-    Offline { subject: String, detail: String },
+    Offline {
+        subject: String,
+        detail: String,
+    },
 }
 
 impl SessionState {

@@ -14,8 +14,7 @@ use crate::token_store::TokenSet;
 use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, CsrfToken, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse,
-    TokenResponse,
+    PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse, TokenResponse,
 };
 use std::future::Future;
 use std::time::Duration;
