@@ -1,24 +1,38 @@
-// The window talks to Rust only through commands and events; it never sees a token.
-// Every value from the backend is put on the page with textContent, never as HTML.
+// The window's screens and what moves between them. It talks to Rust only through ipc.js and
+// never sees a token. Every value from the backend is put on the page with textContent, never
+// as HTML.
 
-const tauri = window.__TAURI__;
+import * as ipc from "./ipc.js";
+import { errorMessage, isCancelled, remedy } from "./errors.js";
+import { FileList } from "./file-list.js";
+import { formatDate, initials, orDash, profileName, secondsLeft, sessionLabel, timeLeft } from "./format.js";
+import { MARKS, mark, markPainted } from "./timing.js";
+
 const $ = (id) => document.getElementById(id);
-
-const PAGE_SIZE = 200;
-const ROW = 44;
 
 const view = {
   screen: "loading",
-  files: [],
-  cursor: null,
-  done: false,
-  loadingFiles: false,
   loadedFor: null,
   countdown: null,
   /** Settles when the profile request of the current load has been handled. */
   profileShown: Promise.resolve(),
   profileFilled: false,
 };
+
+const files = new FileList(
+  {
+    viewport: $("files-viewport"),
+    spacer: $("files-spacer"),
+    rows: $("files-rows"),
+    state: $("files-state"),
+    count: $("files-count"),
+  },
+  {
+    loadPage: ipc.files,
+    onError: reportError,
+    onScreen: () => view.screen === "signed-in",
+  },
+);
 
 function show(screen) {
   view.screen = screen;
@@ -47,18 +61,12 @@ function hideBanner() {
   $("banner").hidden = true;
 }
 
-/** The action that fixes an error, chosen by its stable code. */
+/** The banner's button for an error, if something can fix it. */
 function fixFor(error) {
-  switch (error?.code) {
-    case "backend_unreachable":
-    case "backend_error":
-    case "offline":
-    case "provider_unreachable":
+  switch (remedy(error)) {
+    case "retry":
       return { label: "Retry", run: () => loadSignedIn(true) };
-    case "session_ended":
-    case "not_signed_in":
-    case "sign_in_again":
-    case "unauthenticated":
+    case "sign-in":
       return { label: "Sign in", run: () => signIn(false) };
     default:
       return null;
@@ -66,12 +74,7 @@ function fixFor(error) {
 }
 
 function reportError(error) {
-  const message = error?.message ?? String(error);
-  banner(message, fixFor(error));
-}
-
-async function call(command, args) {
-  return tauri.core.invoke(command, args);
+  banner(errorMessage(error), fixFor(error));
 }
 
 // ---- session routing ----
@@ -80,7 +83,7 @@ function route(session) {
   switch (session.state) {
     case "signed_in": {
       if (view.screen !== "signed-in") hideBanner();
-      $("bar-email").textContent = session.email ?? session.name ?? "";
+      $("bar-email").textContent = sessionLabel(session);
       const loading = loadSignedIn(false);
       if (view.screen === "loading") {
         // Straight from start-up: show the screen once, with the profile in it, unless that
@@ -113,9 +116,7 @@ function startCountdown(seconds) {
   stopCountdown();
   const deadline = Date.now() + seconds * 1000;
   const tick = () => {
-    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    const minutes = Math.floor(left / 60);
-    $("time-left").textContent = `Time left: ${minutes}:${String(left % 60).padStart(2, "0")}`;
+    $("time-left").textContent = timeLeft(secondsLeft(deadline, Date.now()));
   };
   tick();
   view.countdown = setInterval(tick, 1000);
@@ -133,39 +134,16 @@ async function signIn(register) {
   show("signing-in");
   $("cancel-sign-in").focus();
   try {
-    await call("sign_in", { register });
+    await ipc.signIn(register);
     // The `session` event moves the window to the signed-in screen.
   } catch (error) {
     show("signed-out");
-    if (error?.code !== "cancelled") reportError(error);
+    if (!isCancelled(error)) reportError(error);
     $("sign-in").focus();
   }
 }
 
 // ---- signed in: profile and files ----
-
-function initials(name, email) {
-  const source = (name || email || "?").trim();
-  const parts = source.split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : source.slice(0, 2);
-  return letters.toUpperCase();
-}
-
-function formatDate(ms) {
-  return ms ? new Date(ms).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : "—";
-}
-
-function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
 
 async function loadSignedIn(force) {
   const session = $("bar-email").textContent;
@@ -174,7 +152,7 @@ async function loadSignedIn(force) {
   hideBanner();
   const profile = loadProfile();
   view.profileShown = profile;
-  await Promise.all([profile, reloadFiles()]);
+  await Promise.all([profile, files.reload()]);
 }
 
 function delay(ms) {
@@ -185,124 +163,38 @@ function delay(ms) {
 function reveal() {
   if (view.screen === "signed-in") return;
   show("signed-in");
-  if (view.profileFilled) markPainted("kinvex:profile-rendered");
-  if (view.files.length > 0) markPainted("kinvex:files-visible");
+  if (view.profileFilled) markPainted(MARKS.profileRendered);
+  files.markShown();
 }
 
 async function loadProfile() {
   try {
-    const profile = await call("profile");
-    performance.mark("kinvex:profile-data");
-    $("profile-name").textContent = profile.name ?? profile.email ?? "Signed in";
-    $("profile-email").textContent = profile.email ?? "—";
-    $("profile-phone").textContent = profile.phone ?? "—";
+    const profile = await ipc.profile();
+    mark(MARKS.profileData);
+    $("profile-name").textContent = profileName(profile);
+    $("profile-email").textContent = orDash(profile.email);
+    $("profile-phone").textContent = orDash(profile.phone);
     $("profile-id").textContent = profile.kinde_id;
-    $("profile-org").textContent = profile.organization ?? "—";
+    $("profile-org").textContent = orDash(profile.organization);
     $("profile-since").textContent = formatDate(profile.member_since);
     $("avatar").textContent = initials(profile.name, profile.email);
     view.profileFilled = true;
-    if (view.screen === "signed-in") markPainted("kinvex:profile-rendered");
+    if (view.screen === "signed-in") markPainted(MARKS.profileRendered);
   } catch (error) {
     reportError(error);
   }
-}
-
-function fileRow(file, index) {
-  const row = document.createElement("div");
-  row.className = "file-row";
-  row.setAttribute("role", "listitem");
-  row.setAttribute("aria-posinset", String(index + 1));
-  row.setAttribute("aria-setsize", view.done ? String(view.files.length) : "-1");
-  const cell = (className, text) => {
-    const span = document.createElement("span");
-    span.className = className;
-    span.textContent = text;
-    span.title = text;
-    return span;
-  };
-  row.append(
-    cell("file-name", file.name),
-    cell("file-type", file.content_type),
-    cell("file-size", formatSize(file.size)),
-    cell("file-date", formatDate(file.created)),
-  );
-  return row;
-}
-
-/** Renders only the rows in view, so ten thousand files cost what forty do. */
-function renderRows() {
-  const viewport = $("files-viewport");
-  $("files-spacer").style.height = `${view.files.length * ROW}px`;
-  const first = Math.max(0, Math.floor(viewport.scrollTop / ROW) - 8);
-  const last = Math.min(view.files.length, first + Math.ceil((viewport.clientHeight || 600) / ROW) + 16);
-  const rows = $("files-rows");
-  rows.style.transform = `translateY(${first * ROW}px)`;
-  rows.replaceChildren(...view.files.slice(first, last).map((file, i) => fileRow(file, first + i)));
-  if (!view.done && !view.loadingFiles && last > view.files.length - 40) loadMoreFiles();
-}
-
-function showFilesState(text) {
-  $("files-state").textContent = text ?? "";
-  $("files-state").hidden = !text;
-}
-
-function updateCount() {
-  const n = view.files.length;
-  $("files-count").textContent = view.done ? `${n} ${n === 1 ? "file" : "files"}` : `${n}+ files`;
-}
-
-async function reloadFiles() {
-  view.files = [];
-  view.cursor = null;
-  view.done = false;
-  $("files-count").textContent = "";
-  $("files-viewport").scrollTop = 0;
-  renderRows();
-  showFilesState("Loading your files…");
-  await loadMoreFiles();
-}
-
-async function loadMoreFiles() {
-  if (view.loadingFiles || view.done) return;
-  view.loadingFiles = true;
-  try {
-    const page = await call("files", { cursor: view.cursor, pageSize: PAGE_SIZE });
-    if (view.cursor === null) performance.mark("kinvex:files-arrived");
-    view.files = view.files.concat(page.files);
-    view.cursor = page.cursor;
-    view.done = page.is_done;
-    showFilesState(view.files.length === 0 ? "No files yet. Files you upload will appear here." : null);
-    updateCount();
-  } catch (error) {
-    showFilesState(view.files.length ? null : "Your files could not be loaded.");
-    reportError(error);
-    view.done = true;
-  } finally {
-    view.loadingFiles = false;
-  }
-  renderRows();
-  if (view.files.length > 0 && view.screen === "signed-in") markPainted("kinvex:files-visible");
-}
-
-/**
- * Records a User Timing mark once the frame showing the change has been painted (a task queued
- * from the frame callback runs after that paint). `cargo xtask bench` reads the first of each.
- */
-function markPainted(name) {
-  if (performance.getEntriesByName(name).length > 0) return;
-  requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
 }
 
 // ---- start ----
 
 async function boot() {
-  performance.mark("kinvex:boot");
-  if (!tauri) {
+  mark(MARKS.boot);
+  if (!ipc.inDesktop()) {
     $("app-version").textContent = "Preview outside the desktop app";
     show("signed-out");
     return;
   }
-  const info = await call("app_info");
+  const info = await ipc.appInfo();
   $("app-version").textContent = `${info.name} ${info.version}`;
   $("target-issuer").textContent = info.issuer ?? "not configured";
   $("target-backend").textContent = info.backend ?? "not configured";
@@ -316,15 +208,15 @@ async function boot() {
     return;
   }
 
-  await tauri.event.listen("session", (event) => route(event.payload));
-  await tauri.event.listen("sign-in-waiting", (event) => {
-    $("waiting-url").value = event.payload.url;
-    startCountdown(event.payload.seconds);
+  await ipc.onSession(route);
+  await ipc.onSignInWaiting((waiting) => {
+    $("waiting-url").value = waiting.url;
+    startCountdown(waiting.seconds);
   });
 
   try {
-    const session = await call("session");
-    performance.mark("kinvex:session-known");
+    const session = await ipc.session();
+    mark(MARKS.sessionKnown);
     route(session);
   } catch (error) {
     show("signed-out");
@@ -334,10 +226,10 @@ async function boot() {
 
 $("sign-in").addEventListener("click", () => signIn(false));
 $("register").addEventListener("click", () => signIn(true));
-$("cancel-sign-in").addEventListener("click", () => call("cancel_sign_in"));
+$("cancel-sign-in").addEventListener("click", () => ipc.cancelSignIn());
 $("sign-out").addEventListener("click", async () => {
   try {
-    await call("sign_out");
+    await ipc.signOut();
   } catch (error) {
     reportError(error);
   }
@@ -350,22 +242,8 @@ $("copy-url").addEventListener("click", () => {
   const copied = navigator.clipboard?.writeText(input.value);
   if (!copied) document.execCommand("copy");
 });
-// At most one render per frame, however many scroll events arrive.
-let renderQueued = false;
-$("files-viewport").addEventListener(
-  "scroll",
-  () => {
-    if (renderQueued) return;
-    renderQueued = true;
-    requestAnimationFrame(() => {
-      renderQueued = false;
-      renderRows();
-    });
-  },
-  { passive: true },
-);
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && view.screen === "signing-in") call("cancel_sign_in");
+  if (event.key === "Escape" && view.screen === "signing-in") ipc.cancelSignIn();
 });
 
 boot();

@@ -1,11 +1,16 @@
 //! The desktop shell: the window, its commands and events. Logic belongs in the library crates,
-//! where it can be tested without a window; commands here are one-line adapters over them.
+//! where it can be tested without a window. Each command (commands.rs) is a one-line adapter over
+//! a method of the app's state (state.rs), which delegates to those crates; what the web view
+//! sees is in view.rs.
 
 mod commands;
-mod desktop;
+mod error;
+mod state;
+mod view;
+mod window;
 
-use desktop::{Desktop, SessionView};
 use kinvex_auth::Auth;
+use state::Desktop;
 use std::sync::Arc;
 use tauri::{Builder, Emitter, Manager, Runtime};
 
@@ -14,10 +19,7 @@ pub fn run() -> Result<(), tauri::Error> {
     let builder =
         Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             // A second launch brings the running window forward instead of opening another.
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
-            }
+            window::bring_to_front(app);
         }));
     with_commands(builder.plugin(tauri_plugin_deep_link::init()))
         .manage(Desktop::from_system())
@@ -96,8 +98,8 @@ fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>, auth: &Auth) {
     let mut changes = auth.watch();
     tauri::async_runtime::spawn(async move {
         while changes.changed().await.is_ok() {
-            let view = SessionView::from(&*changes.borrow_and_update());
-            let _ = app.emit("session", view);
+            let session = view::SessionView::from(&*changes.borrow_and_update());
+            let _ = app.emit(view::SESSION_EVENT, session);
         }
     });
 }
@@ -105,6 +107,7 @@ fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>, auth: &Auth) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kinvex_auth::config::ConfigError;
     use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
     use tauri::webview::InvokeRequest;
 
@@ -138,40 +141,94 @@ mod tests {
         assert!(entry.lines().any(|l| l == "Exec={{exec}} %u"), "{entry}");
     }
 
-    #[test]
-    fn app_info_reaches_the_window_through_ipc() {
-        // The generated context carries the real capability, so this also proves it grants the
-        // command to the main window.
+    /// A mock app with the real commands and capability, set up without any tenant settings,
+    /// and its main window.
+    fn unconfigured_app() -> (
+        tauri::App<tauri::test::MockRuntime>,
+        tauri::WebviewWindow<tauri::test::MockRuntime>,
+    ) {
         let app = with_commands(mock_builder())
-            .manage(Desktop::from_config(Err(
-                "not configured in this test".into()
-            )))
+            .manage(Desktop::from_config(Err(not_configured())))
             .build(tauri::generate_context!())
             .expect("mock app builds");
-        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        let window = tauri::WebviewWindowBuilder::new(&app, window::MAIN, Default::default())
             .build()
             .expect("mock window builds");
+        (app, window)
+    }
 
-        let response = get_ipc_response(
-            &window,
+    fn not_configured() -> ConfigError {
+        ConfigError::Missing {
+            var: "KINDE_ISSUER_URL",
+            example: "https://yourbusiness.kinde.com",
+        }
+    }
+
+    /// Invokes `cmd` from the bundled UI's origin, as the window's script does.
+    fn invoke(
+        window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<tauri::ipc::InvokeResponseBody, serde_json::Value> {
+        get_ipc_response(
+            window,
             InvokeRequest {
-                cmd: "app_info".into(),
+                cmd: cmd.into(),
                 callback: tauri::ipc::CallbackFn(0),
                 error: tauri::ipc::CallbackFn(1),
                 url: local_origin().parse().expect("static url"),
-                body: tauri::ipc::InvokeBody::default(),
+                body: tauri::ipc::InvokeBody::Json(args),
                 headers: Default::default(),
                 invoke_key: INVOKE_KEY.to_string(),
             },
         )
-        .expect("app_info answers");
+    }
+
+    #[test]
+    fn app_info_reaches_the_window_through_ipc() {
+        // The generated context carries the real capability, so this also proves it grants the
+        // command to the main window.
+        let (_app, window) = unconfigured_app();
+        let response =
+            invoke(&window, "app_info", serde_json::json!({})).expect("app_info answers");
 
         let info: serde_json::Value = response.deserialize().expect("json body");
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
         assert!(info["name"].as_str().is_some_and(|n| !n.is_empty()));
         assert_eq!(
-            info["config_error"], "not configured in this test",
+            info["config_error"],
+            not_configured().to_string(),
             "the window can say what is missing"
         );
+    }
+
+    #[test]
+    fn commands_that_need_the_settings_answer_with_a_typed_error() {
+        let (_app, window) = unconfigured_app();
+        let expected =
+            serde_json::json!({ "code": "config", "message": not_configured().to_string() });
+        for (cmd, args) in [
+            ("session", serde_json::json!({})),
+            ("sign_in", serde_json::json!({ "register": false })),
+            ("sign_out", serde_json::json!({})),
+            ("profile", serde_json::json!({})),
+            (
+                "files",
+                serde_json::json!({ "cursor": null, "pageSize": 10 }),
+            ),
+        ] {
+            let error = invoke(&window, cmd, args).expect_err("fails without settings");
+            assert_eq!(error, expected, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn the_main_window_is_the_one_the_config_opens_and_the_capability_names() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");
+        assert_eq!(config["app"]["windows"][0]["label"], window::MAIN);
+        let capability: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).expect("valid JSON");
+        assert_eq!(capability["windows"], serde_json::json!([window::MAIN]));
     }
 }

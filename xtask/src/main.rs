@@ -6,6 +6,7 @@ mod icons;
 mod session;
 mod standalone;
 mod system;
+mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -216,6 +217,8 @@ fn test(filters: &[String]) -> Result<(), String> {
             .env("NO_COLOR", "1");
         run(convex, "testing the Convex functions (convex-test)")?;
     }
+    // Under a second: worth running on every loop.
+    ui::test()?;
 
     // The end-to-end tests drive the binary a developer gets from a plain `cargo build`.
     build(
