@@ -39,6 +39,17 @@ pub async fn register_page(
     }
 }
 
+/// A form posted for a sign-in that is gone, or whose Cancel was pressed, is answered here.
+fn expired_or_cancelled(state: &State, request: &str, action: &str) -> Option<Response> {
+    if authorize::pending(state, request).is_none() {
+        Some(authorize::expired_request())
+    } else if action == "cancel" {
+        Some(authorize::cancel(state, request))
+    } else {
+        None
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SignInForm {
     request: String,
@@ -55,11 +66,8 @@ pub async fn sign_in(
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if authorize::pending(&state, &form.request).is_none() {
-        return authorize::expired_request();
-    }
-    if form.action == "cancel" {
-        return authorize::cancel(&state, &form.request);
+    if let Some(answered) = expired_or_cancelled(&state, &form.request, &form.action) {
+        return answered;
     }
     let user = match state.store.provider().credentials(form.email.trim()) {
         Ok(Some(found)) if random::password_hash(&found.salt, &form.password) == found.hash => {
@@ -103,11 +111,8 @@ pub async fn register(
     jar: CookieJar,
     Form(form): Form<RegisterForm>,
 ) -> Response {
-    if authorize::pending(&state, &form.request).is_none() {
-        return authorize::expired_request();
-    }
-    if form.action == "cancel" {
-        return authorize::cancel(&state, &form.request);
+    if let Some(answered) = expired_or_cancelled(&state, &form.request, &form.action) {
+        return answered;
     }
     let email = form.email.trim();
     let problem = if !email.contains('@') || email.len() < 3 {
