@@ -1,17 +1,23 @@
 //! The loopback redirect listener (RFC 8252 §7.3).
 //!
-//! It binds only the loopback address named in the redirect URL, without address reuse, and only
-//! for the duration of one sign-in. Only a GET to the exact path with the expected `state` ends
-//! the sign-in; any other request (another path, a wrong or missing `state`, a repeat after the
-//! answer) gets an error page and changes nothing, so a stray or forged request can neither end
-//! nor hijack the sign-in. The port is released on every way out: answer, timeout or cancel.
+//! It binds only the loopback address named in the redirect URL, and only for the duration of one
+//! sign-in. Only a GET addressed to the redirect's own host and port, to the exact path, with the
+//! expected `state` ends the sign-in; any other request (another `Host`, as from a page using DNS
+//! rebinding, another path, a wrong or missing `state`, a repeat after the answer) gets an error
+//! page and changes nothing, so a stray or forged request can neither end nor hijack the sign-in.
+//! The port and every connection are released on every way out: answer, timeout or cancel.
+
+mod authority;
+mod connections;
 
 use crate::error::AuthError;
 use crate::redirect::{self, Outcome, Rejection};
 use crate::secret::Secret;
+use authority::{Authority, Misaddressed};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use connections::{Connections, HEADER_TIMEOUT};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -21,10 +27,15 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use url::Url;
 
+/// Connections the kernel queues before they are accepted: a browser needs one or two, and a
+/// flood beyond this waits in the kernel, not in the app.
+const BACKLOG: u32 = 128;
+
 /// A bound callback listener, not yet serving.
 pub struct Listener {
     listener: TcpListener,
     redirect: Url,
+    header_timeout: Duration,
 }
 
 impl Listener {
@@ -43,7 +54,7 @@ impl Listener {
         let ports =
             std::iter::once(first).chain(fallback_ports.iter().copied().filter(|_| first != 0));
         for port in ports {
-            match bind_exclusive(SocketAddr::new(ip, port)) {
+            match bind(SocketAddr::new(ip, port)) {
                 Ok(listener) => {
                     let bound = listener.local_addr().map_err(|e| AuthError::Listener {
                         address: format!("{ip}:{port}"),
@@ -51,7 +62,11 @@ impl Listener {
                     })?;
                     let mut redirect = redirect.clone();
                     let _ = redirect.set_port(Some(bound.port()));
-                    return Ok(Listener { listener, redirect });
+                    return Ok(Listener {
+                        listener,
+                        redirect,
+                        header_timeout: HEADER_TIMEOUT,
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
                 Err(e) => {
@@ -70,6 +85,14 @@ impl Listener {
         &self.redirect
     }
 
+    /// How long a connection may take to send its request head before it is closed; five
+    /// seconds unless set.
+    #[must_use]
+    pub fn header_timeout(mut self, limit: Duration) -> Listener {
+        self.header_timeout = limit;
+        self
+    }
+
     /// Serves until the genuine callback arrives, `timeout` passes or `cancel` completes, and
     /// returns the authorization code. The listener is closed before this returns.
     pub async fn wait(
@@ -81,50 +104,46 @@ impl Listener {
     ) -> Result<Secret<String>, AuthError> {
         let (sender, receiver) = oneshot::channel::<Outcome>();
         let shared = Arc::new(Callback {
+            authority: Authority::of(&self.redirect),
             path: self.redirect.path().to_string(),
             state: state.clone(),
             issuer: issuer.to_string(),
             answer: Mutex::new(Some(sender)),
         });
         let app = axum::Router::new().fallback(handle).with_state(shared);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(self.listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-
-        let outcome = redirect::settle(receiver, timeout, cancel).await;
-
-        // Let the browser receive its page, then close. Connections that linger (a flood, a
-        // stuck keep-alive) are cut after a moment so the port is always released.
-        let _ = stop.send(());
-        let abort = server.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), server)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        let mut connections = Connections::new(self.header_timeout);
+        let outcome = tokio::select! {
+            outcome = redirect::settle(receiver, timeout, cancel) => outcome,
+            never = connections.serve(&self.listener, app) => match never {},
+        };
+        // The port first, so a new sign-in can bind it at once; then every connection.
+        drop(self.listener);
+        connections.close().await;
         outcome
     }
 }
 
-/// Binds without SO_REUSEADDR, so no other process can share or steal the port.
-fn bind_exclusive(address: SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds the callback socket. On Unix, SO_REUSEADDR lets the next sign-in bind the port while the
+/// last one's connections wait out TIME_WAIT; it still refuses a port another socket listens on
+/// (SO_REUSEPORT, which would let another socket share it, is never set). Windows is left at its
+/// default: there SO_REUSEADDR would let another socket bind the port while we listen on it, and
+/// by Microsoft's account lingering connections block a new listener only after one that set
+/// SO_EXCLUSIVEADDRUSE. That option would stop another program binding the port with
+/// SO_REUSEADDR after us, but neither tokio nor socket2 has a setter for it, and calling
+/// `setsockopt` directly needs unsafe code, which this workspace forbids.
+fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
-    socket.set_reuseaddr(false)?;
+    socket.set_reuseaddr(cfg!(unix))?;
     socket.bind(address)?;
-    socket.listen(16)
+    socket.listen(BACKLOG)
 }
 
 struct Callback {
+    authority: Authority,
     path: String,
     state: Secret<String>,
     issuer: String,
@@ -134,8 +153,20 @@ struct Callback {
 async fn handle(
     State(callback): State<Arc<Callback>>,
     uri: Uri,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Err(misaddressed) = callback.authority.admits(&headers, &uri) {
+        let status = match misaddressed {
+            Misaddressed::Unnamed => StatusCode::BAD_REQUEST,
+            Misaddressed::Elsewhere => StatusCode::MISDIRECTED_REQUEST,
+        };
+        return page(
+            status,
+            "Not the sign-in address",
+            "This request was not addressed to Kinvex. If you are signing in, return to the app and try again.",
+        );
+    }
     let read = if uri.path() == callback.path {
         redirect::read(&query, &callback.state, &callback.issuer)
     } else {
