@@ -1,6 +1,10 @@
 //! `kinvex login | status | logout` end to end: the real binary, the local stack, the headless
 //! user agent as BROWSER, and the real Secret Service (gnome-keyring in the test's D-Bus session).
-//! Help, version, completion and usage errors are checked with nothing configured at all.
+//! Help, version, completion and usage errors are checked with nothing configured at all, and
+//! `status` and `login` with no session bus or one that never answers.
+//!
+//! One file: every test runs the one binary through the same few helpers (`kinvex`, `run`,
+//! `text`, the stack); split, each part would carry its own copy of them.
 
 use kinvex_devstack::{Config, Running, start};
 use kinvex_e2e::{keychain_items, required_env};
@@ -146,21 +150,158 @@ async fn without_a_browser_the_url_is_printed_and_the_wait_times_out() {
     assert!(output.contains("[timeout]"), "{output}");
 }
 
-#[tokio::test]
-async fn no_d_bus_session_is_a_clear_error() {
-    let stack = stack().await;
-    let mut command = kinvex(&stack, "", &["status"]);
-    command.env(
-        "DBUS_SESSION_BUS_ADDRESS",
-        "unix:path=/nonexistent/kinvex-test-bus",
-    );
-    let status = run(command).await;
-    assert_eq!(status.status.code(), Some(1));
-    let output = text(&status);
-    assert!(
-        output.contains("No keychain is available") && output.contains("[keychain_unavailable]"),
-        "{output}"
-    );
+/// No session bus, or one that never answers: the keychain is the Secret Service on D-Bus.
+#[cfg(target_os = "linux")]
+mod no_d_bus {
+    use super::*;
+    use kinvex_auth::session::{KEYCHAIN_NOTICE, KEYCHAIN_TIMEOUT};
+    use std::path::PathBuf;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    /// Runs `command`, killing it if it is still running after `limit`, and says how long it took.
+    async fn run_within(command: std::process::Command, limit: Duration) -> (Output, Duration) {
+        let mut command = tokio::process::Command::from(command);
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let started = Instant::now();
+        let child = command.spawn().expect("kinvex runs");
+        match tokio::time::timeout(limit, child.wait_with_output()).await {
+            Ok(output) => (output.expect("kinvex's output"), started.elapsed()),
+            Err(_) => panic!("kinvex was still running after {limit:?} (and was killed)"),
+        }
+    }
+
+    /// A directory of the test's own, 0700 like a runtime directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let path = std::env::temp_dir().join(format!("kinvex-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            let mut builder = std::fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&path).expect("scratch directory");
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `command` with no session bus to reach: none named, no display for libdbus to autolaunch
+    /// one on (it would start a new bus and a Secret Service on it), and a runtime directory
+    /// without the `bus` socket it looks for when none is named.
+    fn without_a_bus(command: &mut std::process::Command, runtime_dir: &Scratch) {
+        command
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("XDG_RUNTIME_DIR", &runtime_dir.0);
+    }
+
+    /// What `status` and `login` print and do when the keychain cannot be used: a failure that says
+    /// what to do, and a login that ends before it shows or opens a sign-in address.
+    fn assert_keychain_refused(stack: &Running, status: &Output, login: &Output) {
+        for (command, output) in [("status", status), ("login", login)] {
+            let shown = text(output);
+            assert_eq!(output.status.code(), Some(1), "{command}: {shown}");
+            assert!(
+                shown.contains("[keychain_unavailable]")
+                    && shown.contains("KINVEX_PLAINTEXT_TOKENS=1"),
+                "{command} says what to do: {shown}"
+            );
+        }
+        let shown = text(login);
+        assert!(
+            !shown.contains("/oauth2/auth") && !shown.contains("Open this address"),
+            "no sign-in address before the keychain answered: {shown}"
+        );
+        assert_eq!(stack.state.stats.code_exchanges.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_d_bus_session_status_and_login_fail_at_once_and_login_shows_no_address() {
+        let stack = stack().await;
+        let runtime_dir = Scratch::new("no-bus");
+        // Far under the keychain's bound: there is nothing to wait for.
+        let at_once = Duration::from_secs(10);
+        assert!(at_once < KEYCHAIN_TIMEOUT);
+        for address in [None, Some("unix:path=/nonexistent/kinvex-test-bus")] {
+            let mut status = kinvex(&stack, "", &["status"]);
+            let mut login = kinvex(&stack, "", &["login", "--no-browser", "--timeout", "60"]);
+            for command in [&mut status, &mut login] {
+                without_a_bus(command, &runtime_dir);
+                if let Some(address) = address {
+                    command.env("DBUS_SESSION_BUS_ADDRESS", address);
+                }
+            }
+            let ((status, status_took), (login, login_took)) = tokio::join!(
+                run_within(status, at_once + KEYCHAIN_TIMEOUT),
+                run_within(login, at_once + KEYCHAIN_TIMEOUT)
+            );
+            assert_keychain_refused(&stack, &status, &login);
+            assert!(
+                status_took < at_once && login_took < at_once,
+                "{address:?}: status took {status_took:?}, login {login_took:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_d_bus_that_never_answers_ends_status_and_login_within_the_keychain_bound() {
+        // A session bus that takes connections and never says a word, so every keychain call
+        // waits until the bound ends it.
+        let dir = Scratch::new("silent-bus");
+        let socket = dir.0.join("bus");
+        let listener = tokio::net::UnixListener::bind(&socket).expect("silent bus");
+        tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                connections.push(connection);
+            }
+        });
+        let stack = stack().await;
+        let address = format!("unix:path={}", socket.display());
+        let mut status = kinvex(&stack, "", &["status"]);
+        let mut login = kinvex(&stack, "", &["login", "--no-browser", "--timeout", "60"]);
+        for command in [&mut status, &mut login] {
+            command.env("DBUS_SESSION_BUS_ADDRESS", &address);
+        }
+        // The bound, then the message, then the end: the call left behind keeps nothing running.
+        let margin = Duration::from_secs(10);
+        let ((status, status_took), (login, login_took)) = tokio::join!(
+            run_within(status, KEYCHAIN_TIMEOUT + 2 * margin),
+            run_within(login, KEYCHAIN_TIMEOUT + 2 * margin)
+        );
+        assert_keychain_refused(&stack, &status, &login);
+        for (command, output, took) in [
+            ("status", &status, status_took),
+            ("login", &login, login_took),
+        ] {
+            let shown = text(output);
+            assert!(
+                took >= KEYCHAIN_TIMEOUT && took < KEYCHAIN_TIMEOUT + margin,
+                "{command} ended after {took:?}: {shown}"
+            );
+            assert!(
+                shown.contains(&format!(
+                    "has not answered for {} seconds",
+                    KEYCHAIN_NOTICE.as_secs()
+                )) && shown.contains(&format!(
+                    "did not answer within {} seconds",
+                    KEYCHAIN_TIMEOUT.as_secs()
+                )),
+                "{command} told the person while waiting, then gave up: {shown}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

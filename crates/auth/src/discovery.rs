@@ -2,10 +2,13 @@
 //!
 //! The document's `issuer` must equal the configured issuer (a trailing slash in configuration is
 //! tolerated, not in the document). Keys are cached; a token signed with an unknown `kid` makes
-//! [`Provider::refresh_keys`] fetch them once more, as after a key rotation.
+//! [`Provider::refresh_keys`] fetch them once more, as after a key rotation. Both requests are
+//! retried under the client's [`RetryPolicy`](crate::http::RetryPolicy): a provider answering
+//! 5xx or not in time ends as `provider_unavailable`, while an answer that is there but wrong
+//! (404, not JSON, another issuer) is a `discovery` error pointing at `KINDE_ISSUER_URL`.
 
 use crate::error::AuthError;
-use crate::http::{HttpClient, describe};
+use crate::http::{HttpClient, Resend};
 use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
 use std::sync::RwLock;
 use url::Url;
@@ -25,28 +28,19 @@ impl Provider {
     pub async fn discover(http: &HttpClient, issuer: &Url) -> Result<Provider, AuthError> {
         let issuer = issuer.as_str().trim_end_matches('/').to_string();
         let url = format!("{issuer}/.well-known/openid-configuration");
-        let unreachable = |detail: String| AuthError::ProviderUnreachable {
-            url: url.clone(),
-            detail,
-        };
         let wrong = |detail: String| AuthError::Discovery {
             url: url.clone(),
             detail,
         };
 
-        let response = http
-            .reqwest()
-            .get(&url)
-            .send()
+        let answer = http
+            .send(Resend::Always, |client| client.get(&url))
             .await
-            .map_err(|e| unreachable(describe(&e)))?;
-        if !response.status().is_success() {
-            return Err(wrong(format!("HTTP {}", response.status())));
+            .map_err(|failure| failure.at(&url))?;
+        if !answer.status.is_success() {
+            return Err(wrong(format!("HTTP {}", answer.status)));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(describe(&e)))?;
+        let bytes = answer.body;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&bytes)
             .map_err(|e| wrong(format!("not an OpenID configuration: {e}")))?;
         if metadata.issuer().as_str() != issuer {
@@ -90,26 +84,18 @@ async fn fetch_keys(
     metadata: &CoreProviderMetadata,
 ) -> Result<CoreJsonWebKeySet, AuthError> {
     let url = metadata.jwks_uri().url().to_string();
-    let response =
-        http.reqwest()
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| AuthError::ProviderUnreachable {
-                url: url.clone(),
-                detail: describe(&e),
-            })?;
-    if !response.status().is_success() {
+    let answer = http
+        .send(Resend::Always, |client| client.get(&url))
+        .await
+        .map_err(|failure| failure.at(&url))?;
+    if !answer.status.is_success() {
         return Err(AuthError::Discovery {
             url,
-            detail: format!("HTTP {}", response.status()),
+            detail: format!("HTTP {}", answer.status),
         });
     }
-    response
-        .json::<CoreJsonWebKeySet>()
-        .await
-        .map_err(|e| AuthError::Discovery {
-            url,
-            detail: format!("not a JWKS: {e}"),
-        })
+    serde_json::from_slice::<CoreJsonWebKeySet>(&answer.body).map_err(|e| AuthError::Discovery {
+        url,
+        detail: format!("not a JWKS: {e}"),
+    })
 }

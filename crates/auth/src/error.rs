@@ -11,6 +11,9 @@ pub enum AuthError {
         "Cannot reach the sign-in service at {url}: {detail}. Check your connection and KINDE_ISSUER_URL."
     )]
     ProviderUnreachable { url: String, detail: String },
+    /// The provider itself is the problem (5xx, no answer in time), not the configuration.
+    #[error("The sign-in service at {url} is unavailable ({detail}); try again in a moment.")]
+    ProviderUnavailable { url: String, detail: String },
     #[error(
         "The sign-in service at {url} answered unexpectedly: {detail}. Check KINDE_ISSUER_URL."
     )]
@@ -60,6 +63,13 @@ pub enum AuthError {
     Offline { detail: String },
     #[error("Please sign in again: {0}")]
     SignInAgain(String),
+    #[error(
+        "Another kinvex process (the app or a CLI command) has held the session lock at {path} for over {seconds} seconds. Let it finish or close it, then try again."
+    )]
+    SessionLocked { path: PathBuf, seconds: u64 },
+    /// The session lock's or the token file's directory or file cannot be trusted or used.
+    #[error(transparent)]
+    PrivateFile(#[from] crate::private_dir::PrivateError),
 }
 
 impl AuthError {
@@ -68,6 +78,7 @@ impl AuthError {
         match self {
             AuthError::Config(_) => "config",
             AuthError::ProviderUnreachable { .. } => "provider_unreachable",
+            AuthError::ProviderUnavailable { .. } => "provider_unavailable",
             AuthError::Discovery { .. } => "discovery",
             AuthError::PortInUse { .. } => "port_in_use",
             AuthError::Listener { .. } => "listener",
@@ -85,6 +96,8 @@ impl AuthError {
             AuthError::NotSignedIn => "not_signed_in",
             AuthError::Offline { .. } => "offline",
             AuthError::SignInAgain(_) => "sign_in_again",
+            AuthError::SessionLocked { .. } => "session_locked",
+            AuthError::PrivateFile(e) => e.code(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Full ID-token validation (OIDC Core §3.1.3.7): signature with the provider's keys (RS256
 //! only, so `none` and HS* are refused), `iss`, `aud` containing the client id and no untrusted
-//! audience, `azp`, `exp` with a small leeway, `iat` within bounds, and `nonce`.
+//! audience, `azp` (required with several audiences), `exp` with a small leeway, `iat` within
+//! bounds, `nonce`, and a `sub` that names someone.
 
 use crate::discovery::Provider;
 use crate::error::AuthError;
@@ -128,16 +129,25 @@ fn check(
         ) => Failure::UnknownKey,
         other => Failure::Invalid(other.to_string()),
     })?;
-    // openidconnect checks `azp` only when there are several audiences; OIDC Core §3.1.3.7
-    // says a present `azp` must be our client id in every case.
-    if let Some(azp) = claims.authorized_party()
-        && azp.as_str() != client_id
-    {
-        return Err(Failure::Invalid(format!(
-            "it was issued to another client (azp `{}`)",
-            azp.as_str()
-        )));
+    // openidconnect leaves `azp` unchecked. OIDC Core §3.1.3.7 items 4 and 5 (SHOULDs, kept
+    // here as MUSTs): a present `azp` must be our client id, and with several audiences it must
+    // be present, since only it then says the token was issued to this client and not to one
+    // of the others, which could pass it on. Kinde always sends `azp`.
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => {
+            return Err(Failure::Invalid(format!(
+                "it was issued to another client (azp `{}`)",
+                azp.as_str()
+            )));
+        }
+        None if claims.audiences().len() > 1 => {
+            return Err(Failure::Invalid(
+                "it has several audiences but no azp naming the client it was issued to".into(),
+            ));
+        }
+        _ => {}
     }
+    check_subject(claims.subject().as_str()).map_err(Failure::Invalid)?;
     Ok(Identity {
         subject: claims.subject().as_str().to_string(),
         email: claims.email().map(|e| e.as_str().to_string()),
@@ -148,4 +158,22 @@ fn check(
         organization: claims.additional_claims().org_codes.first().cloned(),
         expires_at: claims.expiration().timestamp(),
     })
+}
+
+/// The longest `sub` OIDC Core §2 allows.
+const MAX_SUBJECT: usize = 255;
+
+/// `sub` is the key the session, the keychain and the backend's user rest on: an empty one
+/// would make everyone without a subject the same person. OIDC Core §2: it is never empty and
+/// at most 255 ASCII characters; control characters would only reach logs and screens.
+fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.trim().is_empty() {
+        Err("it names no person (its `sub` is empty)".into())
+    } else if subject.len() > MAX_SUBJECT {
+        Err(format!("its `sub` is longer than {MAX_SUBJECT} characters"))
+    } else if subject.chars().any(char::is_control) {
+        Err("its `sub` contains control characters".into())
+    } else {
+        Ok(())
+    }
 }

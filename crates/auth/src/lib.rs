@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod id_token;
 pub mod loopback;
+pub mod private_dir;
 pub mod redirect;
 pub mod secret;
 pub mod session;
@@ -20,7 +21,8 @@ pub use secret::Secret;
 pub use session::{Auth, SessionState, SignInOptions, Status};
 pub use token_store::{TokenSet, TokenStore};
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 /// The store a real build uses: the OS keychain, or a plaintext file when the person has set
 /// `KINVEX_PLAINTEXT_TOKENS=1` (never silently).
@@ -35,9 +37,30 @@ pub fn default_store(config: &Config) -> TokenStore {
 }
 
 fn plaintext_path() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("kinvex").join("tokens.json")
+    plaintext_path_in(
+        std::env::var_os("XDG_DATA_HOME").as_deref(),
+        std::env::var_os("HOME").as_deref(),
+        &std::env::temp_dir(),
+        &private_dir::current_user(),
+    )
+}
+
+/// Where the opted-in token file goes, from the values of `XDG_DATA_HOME`, `HOME` and the
+/// temporary directory: a pure function, so the choice is tested without touching the
+/// environment. Relative or empty values are ignored, as the XDG rules say; with neither, the
+/// file goes to this user's own directory under the temporary one, never to a shared one.
+pub fn plaintext_path_in(
+    data_home: Option<&OsStr>,
+    home: Option<&OsStr>,
+    temp: &Path,
+    user: &str,
+) -> PathBuf {
+    fn absolute(value: Option<&OsStr>) -> Option<&Path> {
+        value.map(Path::new).filter(|p| p.is_absolute())
+    }
+    let dir = absolute(data_home)
+        .map(|d| d.join("kinvex"))
+        .or_else(|| absolute(home).map(|h| h.join(".local/share/kinvex")))
+        .unwrap_or_else(|| private_dir::per_user(temp, user));
+    dir.join("tokens.json")
 }

@@ -11,6 +11,7 @@
 //! as signed out, with a warning, never as a crash.
 
 use crate::error::AuthError;
+use crate::private_dir::{PrivateDir, PrivateError};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -64,6 +65,8 @@ pub enum Fault {
     Unavailable(String),
     /// The store refused (locked, access denied).
     Refused(String),
+    /// The plaintext file or its directory cannot be trusted or used.
+    Private(PrivateError),
 }
 
 /// One flat namespace of small secrets: the keychain, a file, or memory in unit tests.
@@ -150,38 +153,55 @@ impl SecretStore for Keychain {
     }
 }
 
-/// A JSON file readable by its owner only. Used only when the person opts in.
+/// A JSON file readable by its owner only, in a directory only its owner can enter (created
+/// 0700, checked when it exists). Used only when the person opts in.
+///
+/// Every write replaces the whole file through a new temporary file created 0600 beside it, so
+/// it is never readable by others, never half-written, and never reached through a link.
 pub struct PlaintextFile {
     path: PathBuf,
 }
 
 impl PlaintextFile {
+    /// The file at `path`, whose directory is kinvex's own: it is created 0700, and kept so.
     pub fn new(path: PathBuf) -> PlaintextFile {
         PlaintextFile { path }
     }
 
+    /// The checked directory and the file's name in it.
+    fn place(&self) -> Result<(PrivateDir, &str), Fault> {
+        let unusable = |problem: &str| {
+            Fault::Private(PrivateError::Unsafe {
+                path: self.path.clone(),
+                problem: problem.into(),
+            })
+        };
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| unusable("it does not end in a file name kinvex can use"))?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .ok_or_else(|| unusable("it names no directory of kinvex's own to keep it in"))?;
+        Ok((PrivateDir::open(dir).map_err(Fault::Private)?, name))
+    }
+
     fn read(&self) -> Result<HashMap<String, String>, Fault> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
-            Err(e) => Err(Fault::Refused(format!("{}: {e}", self.path.display()))),
-        }
+        let (dir, name) = self.place()?;
+        Ok(dir
+            .read(name)
+            .map_err(Fault::Private)?
+            .map(|text| serde_json::from_str(&text).unwrap_or_default())
+            .unwrap_or_default())
     }
 
     fn write(&self, map: &HashMap<String, String>) -> Result<(), Fault> {
-        let io = |e: std::io::Error| Fault::Refused(format!("{}: {e}", self.path.display()));
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let temporary = self.path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let (dir, name) = self.place()?;
         let text = serde_json::to_string(map).map_err(|e| Fault::Refused(e.to_string()))?;
-        std::io::Write::write_all(&mut options.open(&temporary).map_err(io)?, text.as_bytes())
-            .map_err(io)?;
-        std::fs::rename(&temporary, &self.path).map_err(io)
+        dir.replace(name, text.as_bytes()).map_err(Fault::Private)
     }
 }
 
@@ -267,6 +287,7 @@ fn to_error(fault: Fault) -> AuthError {
     match fault {
         Fault::Unavailable(detail) => AuthError::KeychainUnavailable { detail },
         Fault::Refused(detail) => AuthError::Keychain { detail },
+        Fault::Private(error) => AuthError::PrivateFile(error),
     }
 }
 
@@ -299,6 +320,12 @@ impl TokenStore {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether the store answers: one read of the session's manifest entry, the cheapest call
+    /// that goes all the way to the keychain (and shows its unlock prompt when it is locked).
+    pub fn check(&self) -> Result<(), AuthError> {
+        self.backend.get(&self.account).map(drop).map_err(to_error)
     }
 
     /// The stored session, or `None` when there is none or it is damaged.

@@ -94,10 +94,54 @@ async fn a_valid_token_passes_and_each_wrong_claim_is_rejected() {
     with("wrong nonce", "nonce", json!("another-nonce"));
     with("no nonce", "nonce", Value::Null);
     with("no subject", "sub", Value::Null);
+    with("an empty subject", "sub", json!(""));
+    with("a blank subject", "sub", json!("   "));
+    with(
+        "a subject over 255 characters",
+        "sub",
+        json!("k".repeat(256)),
+    );
+    with(
+        "a subject with a control character",
+        "sub",
+        json!("kp_a\nkp_b"),
+    );
+    let client_id = stack.state.config.client_id.clone();
+    let without_azp = |aud: Value| {
+        let mut claims = good(&stack);
+        claims.as_object_mut().unwrap().remove("azp");
+        claims["aud"] = aud;
+        claims
+    };
+    cases.push((
+        "several audiences and no azp",
+        without_azp(json!([client_id, client_id])),
+    ));
+    cases.push((
+        "an untrusted extra audience and no azp",
+        without_azp(json!([client_id, "someone-else"])),
+    ));
     for (name, claims) in cases {
         let result = check(&stack, &provider, &http, &sign(&claims)).await;
         assert!(result.is_err(), "{name} was accepted");
     }
+
+    // One audience needs no azp (OIDC Core §3.1.3.7 asks for it only with several).
+    for aud in [json!([client_id]), json!(client_id)] {
+        assert_eq!(
+            check(&stack, &provider, &http, &sign(&without_azp(aud.clone()))).await,
+            Ok("kp_claims".into()),
+            "aud {aud} without azp"
+        );
+    }
+    let mut longest = good(&stack);
+    longest["sub"] = json!("k".repeat(255));
+    assert!(
+        check(&stack, &provider, &http, &sign(&longest))
+            .await
+            .is_ok(),
+        "a 255-character subject is allowed"
+    );
 
     // Within the leeway, a just-expired token still passes (clocks differ a little).
     let mut recent = good(&stack);
@@ -175,4 +219,26 @@ async fn after_a_key_rotation_the_keys_are_fetched_once_more() {
         check(&stack, &provider, &http, &token).await,
         Ok("kp_claims".into())
     );
+}
+
+#[tokio::test]
+async fn an_empty_sub_and_several_audiences_without_azp_are_refused_saying_why() {
+    let (stack, provider, http) = setup().await;
+    let sign = |claims: &Value| stack.state.keys().sign(claims);
+    let client_id = stack.state.config.client_id.clone();
+
+    let mut nobody = good(&stack);
+    nobody["sub"] = json!("");
+    let error = check(&stack, &provider, &http, &sign(&nobody))
+        .await
+        .unwrap_err();
+    assert!(error.contains("its `sub` is empty"), "{error}");
+
+    let mut several = good(&stack);
+    several.as_object_mut().unwrap().remove("azp");
+    several["aud"] = json!([client_id, client_id]);
+    let error = check(&stack, &provider, &http, &sign(&several))
+        .await
+        .unwrap_err();
+    assert!(error.contains("several audiences but no azp"), "{error}");
 }

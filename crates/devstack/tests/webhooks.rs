@@ -223,3 +223,39 @@ async fn event_timestamps_and_the_replay_window_follow_the_stacks_clock() {
     assert_eq!(progress.delivered, 1, "accepted at the first attempt");
     assert_eq!(first_name(&stack, &user_id).as_deref(), Some("Later"));
 }
+
+#[tokio::test]
+async fn a_refused_delivery_does_not_burn_its_event_id_so_the_corrected_retry_applies() {
+    let stack = stack().await;
+    let sign = |v: &Value| stack.state.keys().sign(v);
+    let mut broken = webhook_event("user.created", "kp_retry", "event_retry", &now_rfc3339(0));
+    broken["data"]["user"].as_object_mut().unwrap().remove("id");
+    assert_eq!(
+        post_webhook(&stack, "application/jwt", sign(&broken)).await,
+        400,
+        "genuine and fresh, but it cannot be applied"
+    );
+    assert_eq!(backend_user(&stack, "kp_retry"), None);
+
+    let corrected = webhook_event("user.created", "kp_retry", "event_retry", &now_rfc3339(0));
+    assert_eq!(
+        post_webhook(&stack, "application/jwt", sign(&corrected)).await,
+        200
+    );
+    assert_eq!(
+        first_name(&stack, "kp_retry").as_deref(),
+        Some("Hook"),
+        "the retry with the same event_id is applied"
+    );
+
+    // Once applied, the id is spent: the same event again changes nothing.
+    let deleted = webhook_event("user.deleted", "kp_retry", "event_retry", &now_rfc3339(0));
+    assert_eq!(
+        post_webhook(&stack, "application/jwt", sign(&deleted)).await,
+        200
+    );
+    assert!(
+        backend_user(&stack, "kp_retry").is_some(),
+        "not applied twice"
+    );
+}

@@ -49,18 +49,27 @@ pub fn auth(config: Config, secrets: Box<dyn SecretStore>, browser: Arc<dyn Brow
     Auth::new(config, http, store, browser)
 }
 
-/// A token file of the test's own, removed when dropped. A second `Auth` on the same file is the
-/// app restarted.
+/// A token file of the test's own, alone in a directory of its own (the plaintext store keeps
+/// its file only in a private directory), both removed when dropped. A second `Auth` on the same
+/// file is the app restarted.
 #[derive(Debug)]
 pub struct TokenFile(PathBuf);
 
 impl TokenFile {
-    /// A new file path in the temporary directory; `tag` names it for whoever finds it there.
+    /// A new file path in a new directory under the temporary one; `tag` names the directory
+    /// for whoever finds it there.
     pub fn new(tag: &str) -> TokenFile {
         static MADE: AtomicUsize = AtomicUsize::new(0);
         let n = MADE.fetch_add(1, Ordering::Relaxed);
-        let name = format!("kinvex-tokens-{}-{n}-{tag}.json", std::process::id());
-        TokenFile(std::env::temp_dir().join(name))
+        let dir =
+            std::env::temp_dir().join(format!("kinvex-tokens-{}-{n}-{tag}", std::process::id()));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        TokenFile(dir.join("tokens.json"))
     }
 
     pub fn path(&self) -> &Path {
@@ -84,6 +93,8 @@ impl AsRef<Path> for TokenFile {
 
 impl Drop for TokenFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -18,15 +18,22 @@ use crate::redirect::SchemeHandoff;
 use crate::secret::Secret;
 use crate::token_store::{Location, TokenSet, TokenStore};
 use kinvex_clock::SharedClock;
-use lock::{Marker, SessionLock};
+use lock::{Held, Marker, SessionLock};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use url::Url;
 
-/// How long a keychain call may take before the person is told (a locked Secret Service can
-/// wait on a prompt forever).
+/// How long one keychain call may take before it fails with
+/// [`AuthError::KeychainUnavailable`]. Longer than gh's 3 s on purpose: a locked keychain
+/// answers only once the person has typed a password into its unlock prompt, which takes more
+/// than 3 s. A keychain that is absent fails at once; one that never answers (a D-Bus that
+/// accepts and stays silent, a prompt nobody sees) costs no more than this, and the call it
+/// leaves behind holds neither the lock nor the process.
 pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// After this long without an answer the person is told that the keychain may be waiting for
+/// them: gh's bound, by which a keychain that needs nobody has long answered.
+pub const KEYCHAIN_NOTICE: Duration = Duration::from_secs(3);
 pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// How early a token is renewed before it expires.
 pub const REFRESH_MARGIN: i64 = 60;
@@ -115,6 +122,8 @@ pub struct Auth {
     /// Finding it still there under the lock means no other process has refreshed since, so the
     /// keychain need not be read again before the next refresh.
     written: Arc<std::sync::Mutex<Option<Marker>>>,
+    /// [`KEYCHAIN_TIMEOUT`] unless [`Auth::with_keychain_timeout`] replaces it.
+    keychain_timeout: Duration,
 }
 
 impl Auth {
@@ -144,12 +153,20 @@ impl Auth {
             handoff: SchemeHandoff::default(),
             persisting: Arc::new(tokio::sync::RwLock::new(())),
             written: Arc::new(std::sync::Mutex::new(None)),
+            keychain_timeout: KEYCHAIN_TIMEOUT,
         }
     }
 
     /// Reads time from `clock`: token freshness, validation and expiry all follow it.
     pub fn with_clock(mut self, clock: SharedClock) -> Auth {
         self.clock = clock;
+        self
+    }
+
+    /// Bounds every keychain call by `limit` instead of [`KEYCHAIN_TIMEOUT`] (a test's keychain
+    /// that never answers need not cost 20 seconds).
+    pub fn with_keychain_timeout(mut self, limit: Duration) -> Auth {
+        self.keychain_timeout = limit;
         self
     }
 
@@ -194,7 +211,9 @@ impl Auth {
             .cloned()
     }
 
-    /// Runs a keychain operation off the async threads, bounded in time.
+    /// Runs a keychain operation off the async threads, bounded in time. A call that does not
+    /// answer is left behind on its thread: nothing waits for it, not even the runtime's
+    /// shutdown when the front end shuts down in the background (as the CLI does).
     pub async fn with_store<T: Send + 'static>(
         &self,
         operation: impl FnOnce(&TokenStore) -> Result<T, AuthError> + Send + 'static,
@@ -207,23 +226,55 @@ impl Auth {
             let _written = persisting.read().await;
             tokio::task::spawn_blocking(move || operation(&store)).await
         };
-        match tokio::time::timeout(KEYCHAIN_TIMEOUT, task).await {
+        let mut task = std::pin::pin!(task);
+        let limit = self.keychain_timeout;
+        let answered = match tokio::time::timeout(KEYCHAIN_NOTICE.min(limit), task.as_mut()).await {
+            Ok(answered) => Ok(answered),
+            Err(_) if limit <= KEYCHAIN_NOTICE => Err(()),
+            Err(_) => {
+                tracing::warn!(
+                    "the keychain has not answered for {} seconds; if it asks to be unlocked, unlock it (giving up after {} seconds)",
+                    KEYCHAIN_NOTICE.as_secs(),
+                    limit.as_secs()
+                );
+                tokio::time::timeout(limit - KEYCHAIN_NOTICE, task)
+                    .await
+                    .map_err(|_| ())
+            }
+        };
+        match answered {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(AuthError::Keychain {
                 detail: format!("the keychain call failed: {join}"),
             }),
-            Err(_) => Err(AuthError::KeychainUnavailable {
+            Err(()) => Err(AuthError::KeychainUnavailable {
                 detail: format!(
-                    "it did not answer within {} seconds (is it locked?)",
-                    KEYCHAIN_TIMEOUT.as_secs()
+                    "it did not answer within {} seconds (if it asked to be unlocked, unlock it and try again)",
+                    limit.as_secs_f32()
                 ),
             }),
         }
     }
 
-    /// Waits until a refreshed session is in the keychain. Call before the process exits.
+    /// Whether the keychain answers a read, within the keychain bound. A sign-in asks before it
+    /// opens the browser, so its code is never spent on a session that could not be stored.
+    pub async fn check_keychain(&self) -> Result<(), AuthError> {
+        self.with_store(|store| store.check()).await
+    }
+
+    /// Waits until a refreshed session is in the keychain, at most the keychain bound. Call
+    /// before the process exits.
     pub async fn flush(&self) {
-        let _ = self.persisting.write().await;
+        let limit = self.keychain_timeout;
+        if tokio::time::timeout(limit, self.persisting.write())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the renewed session was still being written to the keychain after {} seconds; if it was not saved, the next start asks you to sign in again",
+                limit.as_secs_f32()
+            );
+        }
     }
 
     pub fn location(&self) -> Location {
@@ -234,21 +285,36 @@ impl Auth {
         self.with_store(|store| store.load()).await
     }
 
-    /// Stores a session (a sign-in's) and tells every process to read the keychain again
-    /// before its next refresh.
+    /// Stores a session (a sign-in's) under the session lock, so that the newest session is
+    /// the one that stays: a renewal in another process either wrote before this (and is
+    /// replaced) or reads this session afterwards instead of writing back the one it had.
     pub async fn save(&self, tokens: TokenSet) -> Result<(), AuthError> {
-        self.with_store(move |store| store.save(&tokens)).await?;
-        self.forget_marker().await;
-        Ok(())
+        let held = self.lock.acquire().await?;
+        self.replace_under_lock(held, move |store| store.save(&tokens))
+            .await
     }
 
-    /// Replaces the lock file's marker with one nobody remembers.
-    async fn forget_marker(&self) {
+    /// Changes what the keychain holds while `held`, with a new marker in the same hold: a
+    /// process whose marker it replaces (one that renewed last, and so skips reading the
+    /// keychain) reads the keychain again before it renews. The lock goes with the blocking
+    /// call and is released when that call returns, even if nobody waits for it any more, so
+    /// a write that outlives its bound still never lands outside the lock.
+    async fn replace_under_lock(
+        &self,
+        held: Held,
+        change: impl FnOnce(&TokenStore) -> Result<(), AuthError> + Send + 'static,
+    ) -> Result<(), AuthError> {
         *lock_std(&self.written) = None;
         let marker = Marker::new(&*self.clock);
-        if let Ok(held) = self.lock.acquire().await {
-            let _ = held.set_marker(&marker);
-        }
+        self.with_store(move |store| {
+            held.set_marker(&marker).map_err(|e| AuthError::Keychain {
+                detail: format!("cannot update the session lock: {e}"),
+            })?;
+            let changed = change(store);
+            drop(held);
+            changed
+        })
+        .await
     }
 
     pub async fn status(&self) -> Result<Status, AuthError> {

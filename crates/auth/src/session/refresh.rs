@@ -6,15 +6,10 @@ use super::grant::Grant;
 use super::lock::{Held, Marker};
 use super::{Auth, lock_std};
 use crate::error::AuthError;
-use crate::http::describe;
+use crate::http::Resend;
 use crate::id_token;
 use crate::secret::Secret;
 use crate::token_store::TokenSet;
-use std::time::Duration;
-
-/// Attempts at a refresh when the provider cannot be reached, and the first pause between them.
-const REFRESH_ATTEMPTS: u32 = 3;
-const REFRESH_BACKOFF: Duration = Duration::from_millis(250);
 
 /// What a refresh under the cross-process lock ended with.
 enum Renewal {
@@ -32,9 +27,7 @@ impl Auth {
         &self,
         seen: &TokenSet,
     ) -> Result<TokenSet, AuthError> {
-        let lock = self.lock.acquire().await.map_err(|e| AuthError::Keychain {
-            detail: format!("cannot take the session lock: {e}"),
-        })?;
+        let lock = self.lock.acquire().await?;
 
         let ours = lock_std(&self.written)
             .as_ref()
@@ -99,21 +92,16 @@ impl Auth {
         });
     }
 
-    /// One refresh at the token endpoint, retried with backoff while the provider is
-    /// unreachable; a new ID token is validated and must name the same person.
+    /// One refresh at the token endpoint, retried under the client's policy while the provider
+    /// is unreachable or unavailable (then `Offline`); a new ID token is validated and must
+    /// name the same person.
     async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet, AuthError> {
         let Some(refresh_token) = &tokens.refresh_token else {
             return Err(AuthError::SignInAgain(
                 "this session has no refresh token (KINDE_SCOPES needs `offline`)".into(),
             ));
         };
-        let provider = match self.provider().await {
-            Ok(provider) => provider,
-            Err(AuthError::ProviderUnreachable { detail, .. }) => {
-                return Err(AuthError::Offline { detail });
-            }
-            Err(other) => return Err(other),
-        };
+        let provider = self.provider().await.map_err(offline_if_provider_down)?;
         let endpoint = provider
             .token_endpoint()
             .map(|t| t.url().clone())
@@ -121,47 +109,33 @@ impl Auth {
                 url: provider.issuer.clone(),
                 detail: "no token_endpoint".into(),
             })?;
-        let mut pause = REFRESH_BACKOFF;
-        let mut attempt = 1;
-        let body: serde_json::Value = loop {
-            let sent = self
-                .http
-                .reqwest()
-                .post(endpoint.clone())
-                .form(&[
+        let answer = self
+            .http
+            .send(Resend::Always, |http| {
+                http.post(endpoint.clone()).form(&[
                     ("grant_type", "refresh_token"),
                     ("client_id", self.config.client_id.as_str()),
                     ("refresh_token", refresh_token.expose().as_str()),
                 ])
-                .send()
-                .await;
-            let failure = match sent {
-                Ok(response) if response.status().is_success() => {
-                    break response.json().await.map_err(|e| {
-                        AuthError::TokenExchange(format!(
-                            "unreadable refresh response: {}",
-                            describe(&e)
-                        ))
-                    })?;
-                }
-                Ok(response) if response.status().is_client_error() => {
-                    let error: serde_json::Value = response.json().await.unwrap_or_default();
-                    return Err(match error["error"].as_str() {
-                        Some("invalid_grant") => AuthError::SessionEnded,
-                        other => {
-                            AuthError::TokenExchange(other.unwrap_or("refresh refused").to_string())
-                        }
-                    });
-                }
-                Ok(response) => format!("the token endpoint answered HTTP {}", response.status()),
-                Err(e) => describe(&e),
-            };
-            if attempt >= REFRESH_ATTEMPTS {
-                return Err(AuthError::Offline { detail: failure });
-            }
-            tokio::time::sleep(pause).await;
-            pause *= 2;
-            attempt += 1;
+            })
+            .await
+            .map_err(|failure| AuthError::Offline {
+                detail: failure.to_string(),
+            })?;
+        let body: serde_json::Value = if answer.status.is_success() {
+            serde_json::from_slice(&answer.body).map_err(|e| {
+                AuthError::TokenExchange(format!("unreadable refresh response: {e}"))
+            })?
+        } else if answer.status.is_client_error() {
+            let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+            return Err(match error["error"].as_str() {
+                Some("invalid_grant") => AuthError::SessionEnded,
+                other => AuthError::TokenExchange(other.unwrap_or("refresh refused").to_string()),
+            });
+        } else {
+            return Err(AuthError::Offline {
+                detail: format!("the token endpoint answered HTTP {}", answer.status),
+            });
         };
 
         let text = |key: &str| body[key].as_str().map(str::to_string);
@@ -179,7 +153,8 @@ impl Auth {
                     None,
                     now,
                 )
-                .await?;
+                .await
+                .map_err(offline_if_provider_down)?;
                 if identity.subject != tokens.subject {
                     return Err(AuthError::IdToken(
                         "the refreshed ID token is for another person".into(),
@@ -201,5 +176,14 @@ impl Auth {
             expires_in: body["expires_in"].as_i64(),
         };
         Ok(grant.into_renewal_of(tokens, kinvex_clock::unix(now)))
+    }
+}
+
+/// A provider that cannot be reached or is unavailable leaves the session as it is: `Offline`.
+fn offline_if_provider_down(error: AuthError) -> AuthError {
+    match error {
+        AuthError::ProviderUnreachable { detail, .. }
+        | AuthError::ProviderUnavailable { detail, .. } => AuthError::Offline { detail },
+        other => other,
     }
 }

@@ -1,11 +1,12 @@
-//! Signing in: the authorization request, the answer through the loopback listener or the
-//! app's scheme, the code exchange and ID-token validation, in that order. Nothing is stored
-//! until every check has passed.
+//! Signing in: a look at the keychain, the authorization request, the answer through the
+//! loopback listener or the app's scheme, the code exchange and ID-token validation, in that
+//! order. Nothing is stored until every check has passed, and then only under the session lock.
 
 use super::grant::Grant;
 use super::{Auth, Cached, SessionState, SignInOptions};
 use crate::discovery::Provider;
 use crate::error::AuthError;
+use crate::http::Failure;
 use crate::id_token;
 use crate::loopback::Listener;
 use crate::redirect::{self, Rejection};
@@ -23,7 +24,12 @@ use url::Url;
 impl Auth {
     /// Signs in through the browser. `show_url` receives the sign-in URL (always, so it can be
     /// copied when no browser opens); `open_browser` false skips opening one. `cancel` ends the
-    /// wait early. The session is stored only after every check passed.
+    /// wait early. The session is stored only after every check passed, under the session lock
+    /// (see [`Auth::save`]).
+    ///
+    /// The keychain is asked first: when it is absent or does not answer, nothing is shown,
+    /// opened or asked of the provider, so no authorization code is spent on a session that
+    /// could not be kept.
     pub async fn sign_in(
         &self,
         options: &SignInOptions,
@@ -32,6 +38,7 @@ impl Auth {
         show_url: impl FnOnce(&Url),
         cancel: impl Future<Output = ()>,
     ) -> Result<TokenSet, AuthError> {
+        self.check_keychain().await?;
         let provider = self.provider().await?;
         let listener = if self.config.redirect_is_loopback() {
             Some(Listener::bind(
@@ -154,9 +161,9 @@ impl Auth {
     }
 }
 
-fn exchange_error<E: std::error::Error + 'static>(
+fn exchange_error(
     provider: &Provider,
-    error: RequestTokenError<E, StandardErrorResponse<CoreErrorResponseType>>,
+    error: RequestTokenError<Failure, StandardErrorResponse<CoreErrorResponseType>>,
 ) -> AuthError {
     match error {
         RequestTokenError::ServerResponse(response) => {
@@ -165,16 +172,130 @@ fn exchange_error<E: std::error::Error + 'static>(
                 None => response.error().to_string(),
             })
         }
-        RequestTokenError::Request(e) => AuthError::ProviderUnreachable {
-            url: provider
-                .token_endpoint()
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            detail: e.to_string(),
-        },
+        RequestTokenError::Request(failure) => {
+            let endpoint = provider.token_endpoint().map(|t| t.to_string());
+            failure.at(&endpoint.unwrap_or_default())
+        }
         RequestTokenError::Parse(e, _) => {
             AuthError::TokenExchange(format!("unreadable response: {e}"))
         }
         RequestTokenError::Other(e) => AuthError::TokenExchange(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::browser::Browser;
+    use crate::config::{Config, Sources};
+    use crate::http::HttpClient;
+    use crate::token_store::{Fault, Location, SecretStore, TokenStore};
+    use std::sync::{Arc, Mutex};
+
+    /// A keychain that is not there, or that never answers (until the test ends).
+    enum Keychain {
+        Absent,
+        Silent(Mutex<std::sync::mpsc::Receiver<()>>),
+    }
+
+    impl SecretStore for Keychain {
+        fn get(&self, _: &str) -> Result<Option<String>, Fault> {
+            match self {
+                Keychain::Absent => Err(Fault::Unavailable("no D-Bus session".into())),
+                Keychain::Silent(end) => {
+                    let end = end.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = end.recv_timeout(Duration::from_secs(30));
+                    Ok(None)
+                }
+            }
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), Fault> {
+            Err(Fault::Unavailable("no D-Bus session".into()))
+        }
+        fn delete(&self, _: &str) -> Result<(), Fault> {
+            Err(Fault::Unavailable("no D-Bus session".into()))
+        }
+        fn location(&self) -> Location {
+            Location::Keychain
+        }
+    }
+
+    #[derive(Default)]
+    struct Opened(Mutex<Vec<String>>);
+
+    impl Browser for Arc<Opened> {
+        fn open(&self, url: &str) -> Result<(), String> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(url.into());
+            Ok(())
+        }
+    }
+
+    /// Signs in over `keychain` with a provider on a closed port: anything asked of it fails.
+    async fn sign_in_over(keychain: Keychain) -> (AuthError, Vec<String>, Vec<String>) {
+        let sources = Sources::from_pairs([
+            ("KINDE_ISSUER_URL", "http://127.0.0.1:9"),
+            ("KINDE_CLIENT_ID", "cli"),
+            ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback"),
+        ]);
+        let config = Config::from_sources(&sources).expect("config");
+        let store = TokenStore::new(Box::new(keychain), config.issuer_str(), "cli");
+        let opened = Arc::new(Opened::default());
+        let auth = Auth::new(
+            config,
+            HttpClient::new().expect("http client"),
+            store,
+            Arc::new(opened.clone()),
+        )
+        .with_keychain_timeout(Duration::from_millis(200));
+        let mut shown = Vec::new();
+        let outcome = auth
+            .sign_in(
+                &SignInOptions::default(),
+                true,
+                Duration::from_secs(5),
+                |url| shown.push(url.to_string()),
+                std::future::pending(),
+            )
+            .await;
+        let opened = opened.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match outcome {
+            Err(error) => (error, shown, opened),
+            Ok(_) => panic!("signed in without a keychain"),
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_keychain_the_sign_in_stops_before_showing_or_opening_anything() {
+        let (error, shown, opened) = sign_in_over(Keychain::Absent).await;
+        assert_eq!(error.code(), "keychain_unavailable", "{error}");
+        assert!(
+            error.to_string().contains("KINVEX_PLAINTEXT_TOKENS=1"),
+            "{error}"
+        );
+        assert!(
+            shown.is_empty() && opened.is_empty(),
+            "{shown:?} {opened:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_keychain_that_never_answers_stops_the_sign_in_within_its_bound() {
+        let (_end, silent) = std::sync::mpsc::channel();
+        let started = std::time::Instant::now();
+        let (error, shown, opened) = sign_in_over(Keychain::Silent(Mutex::new(silent))).await;
+        assert_eq!(error.code(), "keychain_unavailable", "{error}");
+        assert!(error.to_string().contains("did not answer"), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            shown.is_empty() && opened.is_empty(),
+            "{shown:?} {opened:?}"
+        );
     }
 }

@@ -13,9 +13,14 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 impl Auth {
     /// Revokes the refresh token (best effort), clears the keychain and returns the provider's
     /// end-session URL, opening it in the browser unless `open_browser` is false.
+    ///
+    /// The revocation and the clear happen under the session lock: a renewal in another
+    /// process can neither write the session back after it is cleared nor rotate the refresh
+    /// token between the read and the revocation.
     pub async fn sign_out(&self, open_browser: bool) -> Result<Url, AuthError> {
-        let stored = self.load().await.unwrap_or(None);
         let provider = self.provider().await.ok();
+        let held = self.lock.acquire().await?;
+        let stored = self.load().await.unwrap_or(None);
         if let (Some(tokens), Some(provider)) = (&stored, &provider)
             && let (Some(refresh), Some(endpoint)) = (&tokens.refresh_token, &provider.revocation)
         {
@@ -35,8 +40,7 @@ impl Auth {
                 tracing::warn!("could not revoke the refresh token: {}", describe(&e));
             }
         }
-        self.with_store(|store| store.clear()).await?;
-        self.forget_marker().await;
+        self.replace_under_lock(held, |store| store.clear()).await?;
         *self.current.lock().await = Cached::SignedOut;
         self.announce(SessionState::SignedOut);
 

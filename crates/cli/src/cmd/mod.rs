@@ -43,16 +43,27 @@ pub fn run(command: Command, clock: &dyn Clock, io: &mut Io<'_>) -> Result<Exit,
 
 fn with_auth(command: impl AsyncFnOnce(&Auth) -> Result<Exit, CliError>) -> Result<Exit, CliError> {
     let auth = setup::auth()?;
+    on_runtime(async {
+        let result = command(&auth).await;
+        // A session renewed during the command is written to the keychain before exiting
+        // (for at most the keychain's bound).
+        auth.flush().await;
+        result
+    })?
+}
+
+/// Runs `work` on a runtime of its own, then shuts that down without waiting for blocking calls
+/// still under way. A keychain call that did not answer within its bound is left behind on one
+/// of the runtime's threads; waiting for it, as dropping the runtime does, would keep the
+/// process running after its error has been reported.
+fn on_runtime<T>(work: impl Future<Output = T>) -> Result<T, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    runtime.block_on(async {
-        let result = command(&auth).await;
-        // A session renewed during the command is written to the keychain before exiting.
-        auth.flush().await;
-        result
-    })
+    let outcome = runtime.block_on(work);
+    runtime.shutdown_background();
+    Ok(outcome)
 }
 
 async fn interrupted() {
@@ -89,7 +100,7 @@ pub mod testing {
     use kinvex_auth::browser::SystemBrowser;
     use kinvex_auth::config::Sources;
     use kinvex_auth::http::HttpClient;
-    use kinvex_auth::token_store::Memory;
+    use kinvex_auth::token_store::{Memory, SecretStore};
     use kinvex_auth::{Auth, Config, Secret, TokenSet, TokenStore};
     use std::sync::Arc;
 
@@ -109,24 +120,39 @@ pub mod testing {
         }
     }
 
-    /// An [`Auth`] whose store holds `session`, if any.
-    pub fn auth(session: Option<TokenSet>) -> Auth {
+    fn config() -> Config {
         let sources =
             Sources::from_pairs([("KINDE_ISSUER_URL", ISSUER), ("KINDE_CLIENT_ID", "cli")]);
-        let config = Config::from_sources(&sources).expect("config");
-        let store = TokenStore::new(Box::new(Memory::default()), config.issuer_str(), "cli");
+        Config::from_sources(&sources).expect("config")
+    }
+
+    /// An [`Auth`] whose store holds `session`, if any.
+    pub fn auth(session: Option<TokenSet>) -> Auth {
+        let store = TokenStore::new(Box::new(Memory::default()), ISSUER, "cli");
         if let Some(tokens) = session {
             store.save(&tokens).expect("saved");
         }
+        over(store)
+    }
+
+    /// An [`Auth`] over `secrets`, standing for the keychain.
+    pub fn auth_over(secrets: Box<dyn SecretStore>) -> Auth {
+        over(TokenStore::new(secrets, ISSUER, "cli"))
+    }
+
+    fn over(store: TokenStore) -> Auth {
         let http = HttpClient::new().expect("http client");
-        Auth::new(config, http, store, Arc::new(SystemBrowser))
+        Auth::new(config(), http, store, Arc::new(SystemBrowser))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kinvex_auth::token_store::{Fault, SecretStore};
     use std::path::PathBuf;
+    use std::sync::{Mutex, mpsc};
+    use std::time::Duration;
 
     #[test]
     fn storage_is_named_for_scripts() {
@@ -144,6 +170,53 @@ mod tests {
             storage(&Location::Memory),
             json!({ "kind": "memory", "path": null })
         );
+    }
+
+    /// A keychain whose calls do not return until the test ends, like a D-Bus that accepts a
+    /// connection and never answers.
+    struct Silent(Mutex<mpsc::Receiver<()>>);
+
+    impl SecretStore for Silent {
+        fn get(&self, _: &str) -> Result<Option<String>, Fault> {
+            let end = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = end.recv_timeout(Duration::from_secs(60));
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), Fault> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), Fault> {
+            Ok(())
+        }
+        fn location(&self) -> Location {
+            Location::Keychain
+        }
+    }
+
+    #[test]
+    fn a_keychain_call_that_never_answers_does_not_keep_the_command_running() {
+        let (end, silent) = mpsc::channel::<()>();
+        let auth = testing::auth_over(Box::new(Silent(Mutex::new(silent))))
+            .with_keychain_timeout(Duration::from_millis(100));
+
+        // On a thread of its own, so that a runtime waiting for the call fails the test rather
+        // than hanging it.
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let status = on_runtime(async {
+                let status = auth.status().await;
+                auth.flush().await;
+                status
+            });
+            let _ = done.send(status.map(|s| s.map_err(|e| e.code())));
+        });
+        let returned = finished.recv_timeout(Duration::from_secs(10));
+        drop(end);
+        match returned {
+            Ok(Ok(Err(code))) => assert_eq!(code, "keychain_unavailable"),
+            Ok(other) => panic!("the keychain answered: {other:?}"),
+            Err(_) => panic!("still running 10 s after the keychain's 0.1 s bound"),
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `POST /kinde` on the site origin: Kinde's webhooks, verified the way they must be. The body
 //! is an RS256 JWT signed with the tenant's keys; it has no `iss` or `exp`, so requiring either
 //! would reject every real webhook. Replays outside a window on `timestamp` are refused, and a
-//! repeated `event_id` is acknowledged without being applied twice.
+//! repeated `event_id` is acknowledged without being applied twice; an id is recorded only
+//! together with its event's change, so a refused delivery can be retried.
 
 use super::{failure, has_content_type, injected_failure};
 use crate::State;
-use crate::store::backend::UserFields;
+use crate::store::backend::{UserChange, UserFields};
 use axum::body::Bytes;
 use axum::extract::State as Shared;
 use axum::http::{HeaderMap, StatusCode};
@@ -55,29 +56,35 @@ pub async fn kinde(Shared(state): Shared<Arc<State>>, headers: HeaderMap, body: 
     if age > REPLAY_WINDOW_SECONDS {
         return bad("the event's timestamp is outside the replay window");
     }
-    let store = state.store.backend();
-    match store.record_webhook_event(event_id, state.clock.unix_ms()) {
-        Ok(true) => {}
-        Ok(false) => return StatusCode::OK.into_response(),
-        Err(e) => {
-            return failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "StoreFailed",
-                &e.to_string(),
-            );
-        }
+    if !kind.starts_with("user.") {
+        // Nothing here acts on other events; the Convex deployment does not record them either.
+        return StatusCode::OK.into_response();
     }
-    let applied = match kind {
-        "user.created" | "user.updated" => upsert(&state, &event["data"]["user"]),
-        "user.deleted" => match event["data"]["user"]["id"].as_str() {
-            Some(id) => store.delete_user(id).map(drop).map_err(|e| e.to_string()),
-            None => Err("user.deleted without data.user.id".to_string()),
-        },
-        _ => Ok(()),
+    let user = &event["data"]["user"];
+    let Some(kinde_id) = user["id"].as_str() else {
+        return bad("a user event needs data.user.id");
     };
-    match applied {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(message) => bad(&message),
+    let change = match kind {
+        "user.created" | "user.updated" => UserChange::Upsert {
+            kinde_id,
+            fields: fields_of(user),
+        },
+        "user.deleted" => UserChange::Delete { kinde_id },
+        _ => return StatusCode::OK.into_response(),
+    };
+    // The id is recorded with the change, in one transaction: a delivery refused above or
+    // failing here leaves it unrecorded, so the provider's retry is applied.
+    match state
+        .store
+        .backend()
+        .apply_webhook_event(event_id, &change, state.clock.unix_ms())
+    {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "StoreFailed",
+            &e.to_string(),
+        ),
     }
 }
 
@@ -104,26 +111,20 @@ async fn verify(state: &State, token: &str) -> Result<Value, String> {
         .map_err(|e| format!("signature verification failed: {e}"))
 }
 
-fn upsert(state: &State, user: &Value) -> Result<(), String> {
-    let id = user["id"].as_str().ok_or("the event has no data.user.id")?;
+/// The user document's fields from a Kinde event's `data.user`.
+fn fields_of(user: &Value) -> UserFields {
     let text = |key: &str| {
         user[key]
             .as_str()
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let fields = UserFields {
+    UserFields {
         // Phone-only users arrive with an empty email.
         email: user["email"].as_str().unwrap_or_default().to_string(),
         first_name: text("first_name"),
         last_name: text("last_name"),
         picture_url: text("image_url"),
         phone: text("phone"),
-    };
-    state
-        .store
-        .backend()
-        .upsert_user(id, &fields, state.clock.unix_ms())
-        .map(drop)
-        .map_err(|e| e.to_string())
+    }
 }

@@ -2,7 +2,7 @@
 //! webhooks and `users:store`), files, and the webhook events already applied.
 
 use super::{Result, Store};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
 pub(super) const SCHEMA: &str = "
@@ -63,6 +63,18 @@ pub struct UserFields {
     pub last_name: Option<String>,
     pub picture_url: Option<String>,
     pub phone: Option<String>,
+}
+
+/// What a Kinde webhook event does to the user documents.
+#[derive(Clone, Debug)]
+pub enum UserChange<'e> {
+    /// `user.created` and `user.updated`.
+    Upsert {
+        kinde_id: &'e str,
+        fields: UserFields,
+    },
+    /// `user.deleted`.
+    Delete { kinde_id: &'e str },
 }
 
 /// A `files` document: a file's metadata.
@@ -132,42 +144,7 @@ impl<'a> BackendStore<'a> {
     pub fn upsert_user(&self, kinde_id: &str, fields: &UserFields, now_ms: f64) -> Result<String> {
         let mut conn = self.store.conn();
         let tx = conn.transaction()?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT _id FROM cx_users WHERE kindeId = ?1",
-                [kinde_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let id = match existing {
-            Some(id) => {
-                tx.execute(
-                    "UPDATE cx_users SET email = ?2, firstName = ?3, lastName = ?4, pictureUrl = ?5,
-                            phone = ?6, updatedAt = ?7 WHERE _id = ?1",
-                    params![id, fields.email, fields.first_name, fields.last_name, fields.picture_url, fields.phone, now_ms],
-                )?;
-                id
-            }
-            None => {
-                let id = crate::random::document_id();
-                tx.execute(
-                    "INSERT INTO cx_users (_id, _creationTime, kindeId, email, firstName, lastName,
-                                           pictureUrl, phone, updatedAt)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2)",
-                    params![
-                        id,
-                        now_ms,
-                        kinde_id,
-                        fields.email,
-                        fields.first_name,
-                        fields.last_name,
-                        fields.picture_url,
-                        fields.phone
-                    ],
-                )?;
-                id
-            }
-        };
+        let id = upsert_in(&tx, kinde_id, fields, now_ms)?;
         tx.commit()?;
         Ok(id)
     }
@@ -227,13 +204,98 @@ impl<'a> BackendStore<'a> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Records a webhook event as received; `false` when it already was (a retry).
-    pub fn record_webhook_event(&self, event_id: &str, now_ms: f64) -> Result<bool> {
-        Ok(self.store.conn().execute(
-            "INSERT OR IGNORE INTO cx_webhook_events (event_id, received_at) VALUES (?1, ?2)",
+    /// Applies Kinde's webhook event `event_id` once: the check for its id, `change` and the
+    /// record of the id are one transaction (as `users:applyKindeEvent` is one mutation), so
+    /// an event that fails to apply leaves its id unrecorded and the provider's retry applies
+    /// it. `false` when the event had already been applied (a retry after success).
+    pub fn apply_webhook_event(
+        &self,
+        event_id: &str,
+        change: &UserChange<'_>,
+        now_ms: f64,
+    ) -> Result<bool> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let seen = tx
+            .query_row(
+                "SELECT 1 FROM cx_webhook_events WHERE event_id = ?1",
+                [event_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if seen {
+            return Ok(false);
+        }
+        match change {
+            UserChange::Upsert { kinde_id, fields } => {
+                upsert_in(&tx, kinde_id, fields, now_ms)?;
+            }
+            UserChange::Delete { kinde_id } => {
+                tx.execute("DELETE FROM cx_users WHERE kindeId = ?1", [kinde_id])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO cx_webhook_events (event_id, received_at) VALUES (?1, ?2)",
             params![event_id, now_ms],
-        )? == 1)
+        )?;
+        tx.commit()?;
+        Ok(true)
     }
+}
+
+/// Inserts or updates the user document for `kinde_id` inside `tx`; returns its `_id`.
+fn upsert_in(
+    tx: &Transaction<'_>,
+    kinde_id: &str,
+    fields: &UserFields,
+    now_ms: f64,
+) -> Result<String> {
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT _id FROM cx_users WHERE kindeId = ?1",
+            [kinde_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let id = match existing {
+        Some(id) => {
+            tx.execute(
+                "UPDATE cx_users SET email = ?2, firstName = ?3, lastName = ?4, pictureUrl = ?5,
+                        phone = ?6, updatedAt = ?7 WHERE _id = ?1",
+                params![
+                    id,
+                    fields.email,
+                    fields.first_name,
+                    fields.last_name,
+                    fields.picture_url,
+                    fields.phone,
+                    now_ms
+                ],
+            )?;
+            id
+        }
+        None => {
+            let id = crate::random::document_id();
+            tx.execute(
+                "INSERT INTO cx_users (_id, _creationTime, kindeId, email, firstName, lastName,
+                                       pictureUrl, phone, updatedAt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2)",
+                params![
+                    id,
+                    now_ms,
+                    kinde_id,
+                    fields.email,
+                    fields.first_name,
+                    fields.last_name,
+                    fields.picture_url,
+                    fields.phone
+                ],
+            )?;
+            id
+        }
+    };
+    Ok(id)
 }
 
 #[cfg(test)]
