@@ -95,6 +95,14 @@ pub const CARGO_TOOLS: &[CargoTool] = &[
     },
 ];
 
+/// `cargo xtask fuzz` only: afl.rs's cargo subcommand, which builds AFL++ from the sources in
+/// its crate when it is installed.
+pub const FUZZ_TOOLS: &[CargoTool] = &[CargoTool {
+    program: "cargo-afl",
+    install: &["cargo-afl", "--locked", "--version", "^0.18"],
+    why: "runs the fuzz targets under AFL++",
+}];
+
 /// What a task needs installed.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Purpose {
@@ -165,7 +173,7 @@ fn ensure(needs: &[Need]) -> Result<(), String> {
 }
 
 /// Installs a cargo tool when it is not on the PATH.
-fn ensure_cargo_tool(tool: &CargoTool) -> Result<(), String> {
+pub fn ensure_cargo_tool(tool: &CargoTool) -> Result<(), String> {
     if on_path(tool.program) {
         return Ok(());
     }
@@ -260,7 +268,12 @@ fn provided() -> Vec<&'static str> {
         .into_iter()
         .flatten()
         .flat_map(|need| need.programs.iter().copied())
-        .chain(CARGO_TOOLS.iter().map(|tool| tool.program))
+        .chain(
+            CARGO_TOOLS
+                .iter()
+                .chain(FUZZ_TOOLS)
+                .map(|tool| tool.program),
+        )
         .collect()
 }
 

@@ -15,10 +15,9 @@ use crate::redirect::{self, Outcome, Rejection};
 use crate::secret::Secret;
 use authority::{Authority, Misaddressed};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use connections::{Connections, HEADER_TIMEOUT};
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -152,9 +151,10 @@ struct Callback {
 
 async fn handle(
     State(callback): State<Arc<Callback>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
     if let Err(misaddressed) = callback.authority.admits(&headers, &uri) {
         let status = match misaddressed {
@@ -167,8 +167,10 @@ async fn handle(
             "This request was not addressed to Kinvex. If you are signing in, return to the app and try again.",
         );
     }
-    let read = if uri.path() == callback.path {
-        redirect::read(&query, &callback.state, &callback.issuer)
+    // The provider redirects the browser with a GET; any other method is not its answer.
+    let read = if uri.path() == callback.path && method == Method::GET {
+        redirect::parameters(pairs)
+            .and_then(|query| redirect::read(&query, &callback.state, &callback.issuer))
     } else {
         Err(Rejection::WrongPath)
     };

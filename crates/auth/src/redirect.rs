@@ -31,6 +31,25 @@ pub enum Rejection {
     NoCode,
     #[error("No sign-in is waiting for this response; it may have finished or been cancelled.")]
     NotWaiting,
+    #[error(
+        "This response names a parameter more than once, so it cannot be trusted. Return to the app and try again."
+    )]
+    Repeated,
+}
+
+/// A callback's query parameters by name. RFC 6749 §3.1: a parameter is never sent twice; a
+/// repeated one is refused, since `state=guess&state=<the real one>` would otherwise pass the
+/// `state` check with whichever copy a parser keeps.
+pub(crate) fn parameters(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<HashMap<String, String>, Rejection> {
+    let mut query = HashMap::new();
+    for (name, value) in pairs {
+        if query.insert(name, value).is_some() {
+            return Err(Rejection::Repeated);
+        }
+    }
+    Ok(query)
 }
 
 /// Reads a callback's query for the sign-in that expects `state` from `issuer`.
@@ -124,7 +143,7 @@ impl SchemeHandoff {
         {
             return Err(Rejection::WrongPath);
         }
-        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let query = parameters(url.query_pairs().into_owned())?;
         let outcome = read(&query, &waiting.state, &waiting.issuer)?;
         let waiting = slot.take().ok_or(Rejection::NotWaiting)?;
         waiting
@@ -194,6 +213,14 @@ mod tests {
             (
                 "dev.kinvex.desktop:/callback?state=expected-state",
                 Rejection::NoCode,
+            ),
+            (
+                "dev.kinvex.desktop:/callback?code=abc&state=guess&state=expected-state",
+                Rejection::Repeated,
+            ),
+            (
+                "dev.kinvex.desktop:/callback?code=evil&code=abc&state=expected-state",
+                Rejection::Repeated,
             ),
         ] {
             assert_eq!(

@@ -352,3 +352,51 @@ async fn requests_not_addressed_to_the_redirects_host_and_port_change_nothing() 
     assert_eq!(status, Some(200));
     assert_eq!(answer.await.unwrap().unwrap(), "genuine");
 }
+
+/// Found by the fuzzer (`fuzz/`, target `callback`): a repeated `state` or `code`, a method
+/// other than GET and an absolute target with another scheme each ended the sign-in.
+#[tokio::test]
+async fn a_repeated_parameter_another_method_or_scheme_never_ends_the_sign_in() {
+    let (listener, port) = listener(Duration::from_secs(5));
+    let answer = waiting(listener);
+    let host = format!("127.0.0.1:{port}");
+    let genuine = format!("/callback?state={STATE}&code=forged");
+    let refused = [
+        (
+            callback(
+                &format!("/callback?state=guess&state={STATE}&code=forged"),
+                &host,
+            ),
+            400,
+        ),
+        (
+            callback(
+                &format!("/callback?code=forged&code=x&state={STATE}"),
+                &host,
+            ),
+            400,
+        ),
+        (
+            format!(
+                "POST {genuine} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            404,
+        ),
+        (
+            format!("GEU {genuine} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            404,
+        ),
+        (callback(&format!("htwp://{host}{genuine}"), &host), 421),
+    ];
+    for (head, status) in &refused {
+        assert_eq!(send_raw(port, head).await, Some(*status), "{head:?}");
+        assert!(!answer.is_finished(), "{head:?} ended the sign-in");
+    }
+    let status = send_raw(
+        port,
+        &callback(&format!("/callback?state={STATE}&code=genuine"), &host),
+    )
+    .await;
+    assert_eq!(status, Some(200));
+    assert_eq!(answer.await.unwrap().unwrap(), "genuine");
+}

@@ -44,7 +44,11 @@ impl Authority {
             _ => return Err(Misaddressed::Unnamed),
         };
         let target = uri.authority().map(|a| a.as_str());
-        if self.names(host) && target.is_none_or(|t| self.names(t)) {
+        // An absolute target must also name the redirect's scheme: the listener serves only http.
+        let scheme = uri
+            .scheme_str()
+            .is_none_or(|s| s.eq_ignore_ascii_case("http"));
+        if self.names(host) && target.is_none_or(|t| self.names(t)) && scheme {
             Ok(())
         } else {
             Err(Misaddressed::Elsewhere)
@@ -129,6 +133,15 @@ mod tests {
             ),
             Err(Misaddressed::Elsewhere),
             "an absolute target names the authority"
+        );
+        assert_eq!(
+            check(
+                redirect,
+                &["127.0.0.1:53180"],
+                "htwp://127.0.0.1:53180/callback"
+            ),
+            Err(Misaddressed::Elsewhere),
+            "an absolute target names the scheme too"
         );
     }
 

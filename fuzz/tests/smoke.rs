@@ -1,0 +1,39 @@
+//! Every fuzz target over its seed corpus and a few thousand mutations of it, within a few
+//! seconds each, so the ordinary suite exercises them; `cargo xtask fuzz` runs them under AFL++.
+
+use kinvex_fuzz::corpus;
+use std::time::Duration;
+
+const BUDGET: Duration = Duration::from_secs(3);
+const COUNT: usize = 2000;
+
+fn smoke(name: &str) {
+    let target = kinvex_fuzz::target(name).unwrap_or_else(|| panic!("no target {name}"));
+    let runs = corpus::smoke(name, target, BUDGET, COUNT);
+    eprintln!("{name}: {runs} inputs");
+}
+
+#[test]
+fn callback_never_yields_a_code_for_a_wrong_state_host_or_path() {
+    smoke("callback");
+}
+
+#[test]
+fn id_token_forged_or_garbled_is_never_accepted() {
+    smoke("id_token");
+}
+
+#[test]
+fn webhook_unsigned_or_stale_is_never_applied() {
+    smoke("webhook");
+}
+
+#[test]
+fn convex_requests_never_fail_or_leak_to_the_anonymous() {
+    smoke("convex");
+}
+
+#[test]
+fn config_never_accepts_an_issuer_that_is_not_https() {
+    smoke("config");
+}
