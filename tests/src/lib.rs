@@ -8,6 +8,7 @@
 mod callback;
 mod driver;
 mod env;
+pub mod hostile;
 mod keychain;
 mod paths;
 mod session;

@@ -2,6 +2,8 @@
 
 mod bench;
 mod bundle;
+mod fuzz;
+mod hostile;
 mod icons;
 mod session;
 mod standalone;
@@ -28,6 +30,11 @@ tasks:
   bench    measure start-up, sign-in, refresh, files, memory and size against a bare Tauri
            window and write BENCHMARKS.md (--quick: one round in debug; --only startup|sign-in|
            refresh|files|size: one scenario; both report under target/bench)
+  fuzz     run every fuzz target under AFL++ (afl.rs, stable toolchain) for N seconds each
+           (--seconds N, default 60; --target callback|id_token|webhook|convex|config); the
+           suite runs each over its seeds for a few seconds
+  hostile  print the table of the last hostile-suite run (target/hostile/*.json); `test`
+           prints it after a full run
   icons    draw the app's mark and regenerate every icon in icons/ and ui/mark.png
 ";
 
@@ -40,6 +47,8 @@ fn main() -> ExitCode {
         Some("dev") => dev(),
         Some("test") => test(&rest),
         Some("bench") => bench::bench(&rest),
+        Some("fuzz") => fuzz::run(&rest),
+        Some("hostile") => hostile::summary(),
         Some("bundle") => bundle::build(&bundle::tenant_from_env()).map(|_| ()),
         Some("icons") => icons::generate(&root().join("icons"), &root().join("ui")),
         Some(session::INSIDE) => return session::inside(&rest),
@@ -268,6 +277,10 @@ fn test(filters: &[String]) -> Result<(), String> {
         "running the test suite in a desktop session",
     )?;
     eprintln!("xtask: screenshots are in {}", artifacts.display());
+    if full {
+        eprintln!("xtask: the hostile suite's counts (SECURITY.md shows the last full run)");
+        hostile::summary()?;
+    }
     // The benchmarks in one quick round: proof they still run, no thresholds (CI timings are
     // noise). Skipped when the run was narrowed with filters.
     if full {
