@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kinvex_auth::TokenSet;
 use kinvex_devstack::{Config, Running, start};
+use kinvex_e2e::hostile::private_keyring::PrivateKeyring;
 use kinvex_e2e::hostile::provider::{Answer, HostileProvider};
 use kinvex_e2e::hostile::{Fragments, Ran, Scratch, Tally, Verdict, run_within};
 use kinvex_e2e::{Session, required_env};
@@ -1405,5 +1406,75 @@ async fn a_login_killed_while_writing_leaves_a_whole_session() {
         &Fragments::default(),
     );
     clear(stack.issuer(), &stack).await;
+    tally.finish();
+}
+
+/// How long the CLI waits for the keychain before it gives up (a notice comes at 3 s).
+const KEYCHAIN_BOUND: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_locked_keychain_ends_in_a_clear_failure_and_keeps_the_session() {
+    let mut tally = Tally::new("keychain_locked");
+    let stack = stack_with(|_| {}).await;
+    let browser = demo_browser(&stack);
+    // With a display, the keyring shows an unlock prompt that nobody under Xvfb answers; without
+    // one, it refuses at once. Each case has a keyring of its own, locked on its own bus.
+    let display = std::env::var_os("DISPLAY");
+    assert!(display.is_some(), "the suite runs under a display");
+    for (case, display) in [("unanswered prompt", display), ("no display", None)] {
+        let keyring = PrivateKeyring::start(&case.replace(' ', "-"), display.clone());
+        let cli = |args: &[&str]| {
+            let mut command = kinvex(stack.issuer(), &stack, &browser, args);
+            command.envs(keyring.env());
+            if display.is_none() {
+                command.env_remove("DISPLAY");
+            }
+            command
+        };
+        let ran = run_within(cli(&["login"]), BOUND).await;
+        assert!(
+            ran.success(),
+            "a sign-in in the private keyring: {}",
+            ran.text()
+        );
+        keyring.lock();
+        let exchanges = stack.state.stats.code_exchanges.load(Ordering::SeqCst);
+        let limit = KEYCHAIN_BOUND + Duration::from_secs(10);
+        let (status, whoami, login) = tokio::join!(
+            run_within(cli(&["status"]), limit),
+            run_within(cli(&["whoami"]), limit),
+            run_within(
+                cli(&["login", "--no-browser", "--force", "--timeout", "30"]),
+                limit
+            ),
+        );
+        let spent = stack.state.stats.code_exchanges.load(Ordering::SeqCst) != exchanges;
+        for (name, ran) in [("status", &status), ("whoami", &whoami), ("login", &login)] {
+            let text = ran.text();
+            let clear_failure = ran.code() == Some(1)
+                && (text.contains("[keychain]") || text.contains("[keychain_unavailable]"))
+                && text.to_lowercase().contains("unlock");
+            let signed_in_anyway = text.contains("/oauth2/auth?") || (name == "login" && spent);
+            tally.count_run(
+                &format!("{case}: {name} ({:.1} s)", ran.took.as_secs_f64()),
+                ran,
+                !clear_failure || signed_in_anyway,
+                &Fragments::default(),
+            );
+        }
+        // Nothing lost: once unlocked, the session stored before is there and works.
+        keyring.unlock();
+        let status = run_within(cli(&["status"]), BOUND).await;
+        let whoami = run_within(cli(&["whoami"]), BOUND).await;
+        for (name, ran) in [("status", &status), ("whoami", &whoami)] {
+            let kept = ran.success() && (name != "status" || ran.text().contains("Signed in to"));
+            tally.count_run(
+                &format!("{case}: {name} after unlocking"),
+                ran,
+                !kept,
+                &Fragments::default(),
+            );
+        }
+    }
     tally.finish();
 }

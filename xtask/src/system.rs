@@ -62,7 +62,7 @@ pub const DESKTOP_SESSION: &[Need] = &[
     programs("webkit2gtk-driver", &["WebKitWebDriver"]),
     // The custom-scheme redirect: the browser's opener, GIO behind it, the desktop database.
     programs("xdg-utils", &["xdg-open", "xdg-mime"]),
-    programs("libglib2.0-bin", &["gio"]),
+    programs("libglib2.0-bin", &["gio", "gdbus"]),
     programs("desktop-file-utils", &["update-desktop-database"]),
     programs("chromium", &["chromium"]),
     programs("chromium-driver", &["chromedriver"]),

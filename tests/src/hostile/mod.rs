@@ -3,6 +3,7 @@
 //! under a bound, and a scan for token fragments. Each class writes its row as one JSON line
 //! under `target/hostile/`, so `cargo xtask hostile` (and SECURITY.md) can show the last run.
 
+pub mod private_keyring;
 pub mod provider;
 
 use crate::required_env;
