@@ -41,9 +41,11 @@ pub fn target(data: &[u8]) {
             rest.get(at + 1..).unwrap_or_default().to_vec()
         }
         _ => {
+            let token = String::from_utf8_lossy(rest);
+            let token = crate::corpus::mint_forged(&token);
             builder = builder.header(
                 header::AUTHORIZATION,
-                [b"Bearer ".as_slice(), rest].concat(),
+                [b"Bearer ".as_slice(), token.as_bytes()].concat(),
             );
             json!({ "path": "users:current", "args": {}, "format": "json" })
                 .to_string()

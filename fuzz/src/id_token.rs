@@ -22,6 +22,7 @@ pub fn target(data: &[u8]) {
     let issuer = shared.stack.issuer();
     let client_id = &shared.stack.state.config.client_id;
     let text = String::from_utf8_lossy(data).replace(ISSUER, issuer);
+    let text = crate::corpus::mint_forged(&text).into_owned();
     let claims = serde_json::from_str::<Value>(&text)
         .ok()
         .filter(Value::is_object);

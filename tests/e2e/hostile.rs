@@ -105,6 +105,8 @@ struct Login {
     child: tokio::process::Child,
     url: Option<Url>,
     output: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The tasks copying the process's output; they end when its pipes close.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Login {
@@ -119,11 +121,11 @@ impl Login {
         let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut stdout = child.stdout.take().expect("stdout");
         let kept = output.clone();
-        tokio::spawn(async move {
+        let mut readers = vec![tokio::spawn(async move {
             let mut text = String::new();
             let _ = stdout.read_to_string(&mut text).await;
             kept.lock().expect("output").push_str(&text);
-        });
+        })];
         let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
         let mut url = None;
         let reading = async {
@@ -142,12 +144,17 @@ impl Login {
         };
         let _ = tokio::time::timeout(BOUND, reading).await;
         let kept = output.clone();
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 kept.lock().expect("output").push_str(&(line + "\n"));
             }
-        });
-        Login { child, url, output }
+        }));
+        Login {
+            child,
+            url,
+            output,
+            readers,
+        }
     }
 
     fn param(&self, key: &str) -> String {
@@ -165,8 +172,13 @@ impl Login {
     async fn end(mut self) -> Ran {
         let started = std::time::Instant::now();
         let status = tokio::time::timeout(BOUND, self.child.wait()).await;
-        // The readers finish once the pipes close with the process.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if status.is_err() {
+            let _ = self.child.kill().await;
+        }
+        // The readers finish once the pipes close with the process (and any child it left).
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
         let text = self.output.lock().expect("output").clone();
         let (status, hung) = match status {
             Ok(status) => (Some(status.expect("exit status")), false),

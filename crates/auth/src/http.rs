@@ -178,6 +178,8 @@ impl HttpClient {
                 return Err(failure);
             }
             tracing::info!("the sign-in service: {failure}; trying again in {pause:?}");
+            // The provider has just failed: an immediate retry would meet the same overload, and
+            // no event says when it recovers, so a bounded backoff is the signal there is.
             tokio::time::sleep(pause).await;
             attempt += 1;
         }

@@ -215,6 +215,7 @@ async fn respond(answer: Answer, honest: Option<Value>) -> axum::response::Respo
         Answer::Json(body) => axum::Json(body).into_response(),
         Answer::Text(body) => axum::response::Html(body).into_response(),
         Answer::Slow(delay) => {
+            // The fault under test: a provider that takes this long to answer.
             tokio::time::sleep(delay).await;
             truthful(honest)
         }

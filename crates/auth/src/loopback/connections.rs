@@ -63,6 +63,8 @@ impl Connections {
                 }
                 Err(error) => {
                     tracing::debug!(%error, "the callback listener could not accept a connection");
+                    // A failed accept (out of descriptors) fails again at once: pause instead of
+                    // spinning a core; nothing announces descriptors coming free.
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             }

@@ -89,6 +89,8 @@ impl SessionLock {
                     LOCK_WAIT.as_secs()
                 );
             }
+            // flock has no readiness event to wait on; a short, doubling pause on tokio's timer
+            // keeps the wait cancellable and bounded by the deadline.
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(LONGEST_PAUSE);
         }
@@ -285,6 +287,7 @@ mod tests {
             let lock = lock.clone();
             async move { lock.acquire().await.map(|_| tokio::time::Instant::now()) }
         });
+        // The clock is paused: this moves tokio's time, it does not wait.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let released = tokio::time::Instant::now();
         drop(held);
