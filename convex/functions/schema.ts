@@ -21,7 +21,13 @@ export default defineSchema({
     contentType: v.string(),
     size: v.number(),
     storageId: v.id("_storage"),
-  }).index("by_owner", ["owner"]),
+  })
+    .index("by_owner", ["owner"])
+    // `files:list` sorted by name (A to Z) or size (largest first).
+    .index("by_owner_name", ["owner", "name"])
+    .index("by_owner_size", ["owner", "size"])
+    // `save` refuses a blob a file already refers to; `cleanUnsaved` keeps those.
+    .index("by_storageId", ["storageId"]),
 
   // Kinde webhook deliveries already applied, so a retried delivery is acknowledged only.
   webhookEvents: defineTable({

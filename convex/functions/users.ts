@@ -27,18 +27,29 @@ export const current = query({
   },
 });
 
-/** Creates or refreshes the caller's document from the token, for when no webhook arrived. */
+/**
+ * Creates or refreshes the caller's document from the token, for when no webhook arrived. What
+ * the token does not say is left as it is: Kinde's access tokens carry no email or names by
+ * default, and the webhook's copy of them must survive a `store` made with one.
+ */
 export const store = mutation({
   args: {},
   handler: async (ctx) => {
     const identity = await callerOrThrow(ctx);
-    return await upsert(ctx, identity.subject, {
-      email: identity.email ?? "",
-      firstName: identity.givenName,
-      lastName: identity.familyName,
-      pictureUrl: identity.pictureUrl,
-      phone: identity.phoneNumber,
-    });
+    const said = {
+      email: identity.email || undefined,
+      firstName: identity.givenName || undefined,
+      lastName: identity.familyName || undefined,
+      pictureUrl: identity.pictureUrl || undefined,
+      phone: identity.phoneNumber || undefined,
+    };
+    const existing = await userByKindeId(ctx, identity.subject);
+    if (existing === null) {
+      return await upsert(ctx, identity.subject, { ...said, email: said.email ?? "" });
+    }
+    const known = Object.fromEntries(Object.entries(said).filter(([, value]) => value !== undefined));
+    await ctx.db.patch(existing._id, { ...known, updatedAt: Date.now() });
+    return existing._id;
   },
 });
 

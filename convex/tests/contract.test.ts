@@ -2,17 +2,41 @@
 // crates/devstack/tests/contract.rs): the same data, identities, calls and expectations.
 import { anyApi } from "convex/server";
 import { ConvexError, type Value } from "convex/values";
+import type { Id } from "../functions/_generated/dataModel";
 import { describe, expect, test } from "vitest";
 import { backend } from "./setup";
 
 type Case = {
   name: string;
   users?: Array<Record<string, string>>;
-  files?: Array<{ owner: string; name: string; contentType: string; size: number; ageHours: number }>;
+  blobs?: Array<{ alias: string; contentType?: string; bytes: string; deleted?: boolean }>;
+  files?: Array<{
+    alias?: string;
+    owner: string;
+    name: string;
+    contentType: string;
+    size: number;
+    ageHours: number;
+    storageId?: string;
+  }>;
   identity: Record<string, unknown> | null;
   call: { kind: "query" | "mutation" | "action"; path: string; args: Record<string, unknown> };
   expect: { value?: unknown; errorData?: unknown; errorKind?: "argument_validation" | "function_not_found" };
+  after?: { blobs?: Record<string, "present" | "gone"> };
 };
+
+/** `"<blob:alias>"` and `"<file:alias>"` anywhere in `value`, replaced by the seeded ids. */
+function resolve(value: unknown, ids: Map<string, string>): unknown {
+  if (typeof value === "string") {
+    const alias = /^<((?:blob|file):[^>]+)>$/.exec(value);
+    return alias ? ids.get(alias[1]) ?? value : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => resolve(v, ids));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, ids)]));
+  }
+  return value;
+}
 
 const documents = import.meta.glob<{ cases: Case[] }>("../contract/*.json", { eager: true });
 
@@ -50,31 +74,49 @@ describe("contract", () => {
 
   test.each(cases)("%s", async (_name, c) => {
     const t = backend();
+    const ids = new Map<string, string>();
     await t.run(async (ctx) => {
       for (const user of c.users ?? []) {
         await ctx.db.insert("users", { ...(user as { kindeId: string; email: string }), updatedAt: Date.now() });
       }
+      for (const blob of c.blobs ?? []) {
+        const type = blob.contentType ? { type: blob.contentType } : {};
+        ids.set(`blob:${blob.alias}`, await ctx.storage.store(new Blob([blob.bytes], type)));
+      }
       // Oldest first, so creation order matches the cases' ages.
       const files = [...(c.files ?? [])].sort((a, b) => b.ageHours - a.ageHours);
       for (const file of files) {
-        const storageId = await ctx.storage.store(new Blob(["x"]));
-        const { ageHours: _age, ...fields } = file;
-        await ctx.db.insert("files", { ...fields, storageId });
+        const { ageHours: _age, alias, storageId: blob, ...fields } = file;
+        const storageId = (blob ? resolve(blob, ids) : await ctx.storage.store(new Blob(["x"]))) as Id<"_storage">;
+        const id = await ctx.db.insert("files", { ...fields, storageId });
+        if (alias) ids.set(`file:${alias}`, id);
+      }
+      for (const blob of c.blobs ?? []) {
+        if (blob.deleted) await ctx.storage.delete(ids.get(`blob:${blob.alias}`) as Id<"_storage">);
       }
     });
+    const checkAfter = async () => {
+      for (const [alias, state] of Object.entries(c.after?.blobs ?? {})) {
+        const id = ids.get(`blob:${alias}`) as Id<"_storage">;
+        const doc = await t.run((ctx) => ctx.db.system.get(id));
+        expect(doc === null ? "gone" : "present", `blob ${alias} after the call`).toBe(state);
+      }
+    };
+    const args = resolve(c.call.args, ids) as Record<string, unknown>;
     const caller = c.identity ? t.withIdentity(c.identity as { subject: string }) : t;
     const [module, name] = c.call.path.split(":");
     const ref = anyApi[module][name];
     const run = () =>
       c.call.kind === "query"
-        ? caller.query(ref, c.call.args)
+        ? caller.query(ref, args)
         : c.call.kind === "mutation"
-          ? caller.mutation(ref, c.call.args)
-          : caller.action(ref, c.call.args);
+          ? caller.mutation(ref, args)
+          : caller.action(ref, args);
 
     if ("value" in c.expect) {
       const value = await run();
-      expect(matches(c.expect.value, value), JSON.stringify(value)).toBe(true);
+      expect(matches(c.expect.value, value ?? null), JSON.stringify(value)).toBe(true);
+      await checkAfter();
       return;
     }
     let failure: unknown;
@@ -91,5 +133,6 @@ describe("contract", () => {
     if (c.expect.errorKind !== undefined) {
       expect(kindOf(String((failure as Error).message))).toBe(c.expect.errorKind);
     }
+    await checkAfter();
   });
 });

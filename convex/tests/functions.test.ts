@@ -1,6 +1,6 @@
 import { ConvexError } from "convex/values";
-import { describe, expect, test } from "vitest";
-import { api } from "../functions/_generated/api";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { api, internal } from "../functions/_generated/api";
 import { backend } from "./setup";
 
 const ada = { subject: "kp_ada", issuer: "https://tenant.kinde.com", email: "ada@example.com", givenName: "Ada" };
@@ -23,6 +23,15 @@ describe("users", () => {
     expect(again).toEqual(id);
     const me = await t.withIdentity(ada).query(api.users.current, {});
     expect(me).toMatchObject({ kindeId: "kp_ada", email: "ada@example.com", firstName: "Augusta" });
+  });
+
+  test("store with a token that carries no email or names keeps what the webhook wrote", async () => {
+    const t = backend();
+    await t.withIdentity(ada).mutation(api.users.store, {});
+    const accessToken = { subject: ada.subject, issuer: ada.issuer };
+    await t.withIdentity(accessToken).mutation(api.users.store, {});
+    const me = await t.withIdentity(accessToken).query(api.users.current, {});
+    expect(me).toMatchObject({ kindeId: "kp_ada", email: "ada@example.com", firstName: "Ada" });
   });
 
   test("every function needs a signed-in caller", async () => {
@@ -82,5 +91,41 @@ describe("files", () => {
       cursor = page.continueCursor;
     }
     expect(names).toEqual(Array.from({ length: 25 }, (_, i) => `f${24 - i}`));
+  });
+
+  test("a saved file's URL is its owner's alone, and a removed file's blob is deleted too", async () => {
+    const t = backend();
+    const storageId = await t.run((ctx) => ctx.storage.store(new Blob(["hello"], { type: "text/plain" })));
+    const id = await t.withIdentity(ada).mutation(api.files.save, { storageId, name: "  notes.txt  " });
+    const file = await t.run((ctx) => ctx.db.get(id));
+    expect(file).toMatchObject({ name: "notes.txt", contentType: "text/plain", size: 5, storageId });
+    expect(await t.withIdentity(ada).query(api.files.url, { id })).toMatch(/^https?:\/\//);
+    const theirs = await rejection(t.withIdentity(bob).query(api.files.url, { id }));
+    expect((theirs as ConvexError<{ code: string }>).data.code).toBe("NOT_FOUND");
+    await t.withIdentity(ada).mutation(api.files.remove, { id });
+    expect(await t.run((ctx) => ctx.db.system.get(storageId))).toBeNull();
+  });
+});
+
+describe("unsaved uploads", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test("cleanUnsaved deletes blobs no file refers to once two hours old, and keeps the rest", async () => {
+    vi.useFakeTimers();
+    const t = backend();
+    const store = (text: string) => t.run((ctx) => ctx.storage.store(new Blob([text])));
+    const unsaved = await store("unsaved");
+    const saved = await store("saved");
+    await t.withIdentity(ada).mutation(api.files.save, { storageId: saved, name: "kept.txt" });
+    vi.advanceTimersByTime(90 * 60 * 1000);
+    const young = await store("young");
+    expect(await t.mutation(internal.files.cleanUnsaved, {})).toBe(0);
+    vi.advanceTimersByTime(31 * 60 * 1000);
+    expect(await t.mutation(internal.files.cleanUnsaved, {})).toBe(1);
+    const left = await t.run(async (ctx) => (await ctx.db.system.query("_storage").collect()).map((b) => b._id));
+    expect(left.sort()).toEqual([saved, young].sort());
+    expect(left).not.toContain(unsaved);
   });
 });
