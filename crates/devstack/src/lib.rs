@@ -70,6 +70,9 @@ pub struct Lifetimes {
     pub code: Duration,
     /// How long a rotated refresh token keeps working, so a lost response can be retried.
     pub rotation_overlap: Duration,
+    /// The `max-age` discovery and the key set are served with: how long a verifier that obeys
+    /// `Cache-Control` (Convex does) keeps a key set that no longer has the signing key.
+    pub key_cache: Duration,
 }
 
 impl Default for Lifetimes {
@@ -80,6 +83,9 @@ impl Default for Lifetimes {
             refresh: Duration::from_secs(15 * 24 * 3600),
             code: Duration::from_secs(60),
             rotation_overlap: Duration::from_secs(10),
+            // Kinde does not document its value; an hour, the usual for a key set behind a CDN,
+            // makes the window after a rotation as long as it may be on a real tenant.
+            key_cache: Duration::from_secs(3600),
         }
     }
 }
@@ -110,6 +116,28 @@ pub struct Config {
     /// tokens' expiry, sessions, webhook timestamps, `_creationTime`, and the backend's checks of
     /// all of them. A test shares a [`kinvex_clock::ManualClock`] to move time instead of waiting.
     pub clock: SharedClock,
+    /// A refresh answer carries an `id_token`. Kinde's documented refresh answer has none, and
+    /// its own JS treats it as optional; turning this off reproduces that.
+    pub refresh_id_token: bool,
+    /// A refresh while the access token is still valid answers with that same access token, as
+    /// Kinde documents it may.
+    pub refresh_reuses_access_token: bool,
+    /// Access tokens carry `email`. Off by default, as on Kinde.
+    pub access_token_email: bool,
+    /// ID tokens carry `organizations` (`[{id, name}]`), Kinde's "Organizations" ID-token
+    /// customization; on by default, so names can be shown. Off, only `org_codes` says which.
+    pub id_token_organizations: bool,
+    /// The backend runs as a production deployment: function errors are redacted to
+    /// `[Request ID: …] Server Error`.
+    pub production: bool,
+    /// The providers the backend trusts, replacing what `convex/auth.config.ts` declares; for
+    /// misconfiguring the deployment on purpose (say, another application id).
+    pub auth_providers: Option<Vec<backend::auth::Provider>>,
+    /// The live-query socket's heartbeat intervals; tests shorten them.
+    pub sync_heartbeats: backend::sync::Heartbeats,
+    /// The most bytes one upload URL POST may carry; `None` (the default) is no limit, as on
+    /// Convex, whose upload URLs have none. Tests set a small one to see a file over it refused.
+    pub storage_upload_limit: Option<u64>,
 }
 
 impl Default for Config {
@@ -130,6 +158,14 @@ impl Default for Config {
             // Kinde retries after 5 s, 30 s, 2 min, 10 min, 1 h, ...; a local stack gives up sooner.
             webhook_retries: [5, 30, 120, 600].map(Duration::from_secs).to_vec(),
             clock: kinvex_clock::system(),
+            refresh_id_token: true,
+            refresh_reuses_access_token: false,
+            access_token_email: false,
+            id_token_organizations: true,
+            production: false,
+            auth_providers: None,
+            sync_heartbeats: backend::sync::Heartbeats::default(),
+            storage_upload_limit: None,
         }
     }
 }
@@ -152,6 +188,8 @@ pub struct Fault {
 pub struct Faults {
     pub idp: Fault,
     pub backend: Fault,
+    /// The live-query sockets'.
+    pub sync: backend::sync::control::SyncFault,
 }
 
 /// Counters tests read to prove how many requests a client made.
@@ -200,6 +238,10 @@ pub struct State {
     /// For discovery, JWKS and webhook delivery: no redirects, bounded time.
     pub http: reqwest::Client,
     pub verifier: backend::auth::Verifier,
+    /// What the live-query sockets share.
+    pub sync: backend::sync::Hub,
+    /// Holds storage uploads part-way while a test asks ([`Running::hold_uploads`]).
+    pub upload_hold: backend::storage::UploadHold,
 }
 
 impl State {
@@ -290,6 +332,13 @@ impl Running {
             .collect()
     }
 
+    /// Holds storage uploads part-way, for a test of Cancel: until the returned hold is dropped,
+    /// each upload stops reading its body after a chunk, so its client sees it running and not
+    /// done. Uploads are never held otherwise.
+    pub fn hold_uploads(&self) -> backend::storage::HeldUploads {
+        backend::storage::HeldUploads::new(self.state.clone())
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and waits for the servers.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
@@ -354,6 +403,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .as_ref()
             .map(|d| d.join("devstack.sqlite3"))
             .as_deref(),
+        config.clock.clone(),
     )?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -361,10 +411,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .build()
         .map_err(|e| StartError::Http(e.to_string()))?;
     let (outbox, deliveries) = webhooks::Outbox::new();
+    let (shutdown, stopped) = watch::channel(false);
     let state = Arc::new(State {
         lifetimes: Mutex::new(config.lifetimes.clone()),
         verifier: backend::auth::Verifier::new(
-            backend::auth::providers(&issuer, &config.client_id),
+            config
+                .auth_providers
+                .clone()
+                .unwrap_or_else(|| backend::auth::providers(&issuer, &config.client_id)),
             config.clock.clone(),
         ),
         clock: config.clock.clone(),
@@ -379,10 +433,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         pending: Mutex::new(HashMap::new()),
         outbox,
         http,
+        sync: backend::sync::Hub::new(stopped.clone()),
+        upload_hold: backend::storage::UploadHold::default(),
     });
     let accounts = seed::run(&state)?;
 
-    let (shutdown, stopped) = watch::channel(false);
     let serve = |listener: TcpListener, router: axum::Router| {
         let mut stopped = stopped.clone();
         tokio::spawn(async move {

@@ -1,27 +1,139 @@
 //! `devstack`: runs the local identity provider and backend on loopback until SIGINT or SIGTERM.
 
+use clap::{Args, Parser, Subcommand};
+use kinvex_devstack::backend::auth::Provider;
 use kinvex_devstack::{Config, start};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: devstack [options]
+/// Runs a Kinde-compatible identity provider and a Convex-compatible backend on 127.0.0.1.
+#[derive(Debug, Parser)]
+#[command(name = "devstack", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Serve,
+}
 
-Runs a Kinde-compatible identity provider and a Convex-compatible backend on 127.0.0.1.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Play a person's browser for tests (point BROWSER at it)
+    #[command(long_about = BROWSE_ABOUT)]
+    Browse(Browse),
+}
 
-options:
-  --data-dir DIR          keep keys and data here (default: .devstack)
-  --ephemeral             keep everything in memory; nothing is written
-  --idp-port N            identity provider port (default 3290; 0 = any free port)
-  --api-port N            backend API port (default 3210)
-  --site-port N           backend HTTP actions port (default 3211)
-  --env-file PATH         once ready, write the KINDE_*/CONVEX_* settings to PATH
-  --access-token-setup    the app sends the access token (audience `convex`) instead of the ID token
-  --redirect-uri URL      allow this callback URL (repeatable; default http://127.0.0.1:53180/callback)
-  --any-loopback-port     accept allowed loopback callbacks on any port (RFC 8252)
-  --logout-redirect URL   allow this logout redirect (repeatable)
-  --demo-files N          give the demo user N extra files
-";
+#[derive(Debug, Args)]
+struct Serve {
+    /// Keep keys and data here
+    #[arg(long, value_name = "DIR", default_value = ".devstack")]
+    data_dir: PathBuf,
+    /// Keep everything in memory; nothing is written
+    #[arg(long)]
+    ephemeral: bool,
+    /// Identity provider port (0 = any free port)
+    #[arg(long, value_name = "N", default_value_t = 3290, value_parser = port)]
+    idp_port: u16,
+    /// Backend API port
+    #[arg(long, value_name = "N", default_value_t = 3210, value_parser = port)]
+    api_port: u16,
+    /// Backend HTTP actions port
+    #[arg(long, value_name = "N", default_value_t = 3211, value_parser = port)]
+    site_port: u16,
+    /// Once ready, write the KINDE_*/CONVEX_* settings to PATH
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
+    /// The app sends the access token (audience `convex`) instead of the ID token
+    #[arg(long)]
+    access_token_setup: bool,
+    /// Allow this callback URL (repeatable; default http://127.0.0.1:53180/callback)
+    #[arg(long = "redirect-uri", value_name = "URL")]
+    redirect_uris: Vec<String>,
+    /// Accept allowed loopback callbacks on any port (RFC 8252)
+    #[arg(long)]
+    any_loopback_port: bool,
+    /// Allow this logout redirect (repeatable)
+    #[arg(long = "logout-redirect", value_name = "URL")]
+    logout_redirects: Vec<String>,
+    /// Give the demo user N extra files
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = count)]
+    demo_files: usize,
+    /// Refreshes answer without an `id_token`, as Kinde's documented refresh does
+    #[arg(long)]
+    no_refresh_id_token: bool,
+    /// A refresh while the access token is valid returns that same access token
+    #[arg(long)]
+    refresh_reuses_access_token: bool,
+    /// Access tokens carry `email` (off by default, as on Kinde)
+    #[arg(long)]
+    access_token_email: bool,
+    /// The backend runs as a production deployment: function errors are redacted
+    #[arg(long)]
+    production: bool,
+    /// Trust only this auth provider at the backend instead of what convex/auth.config.ts
+    /// declares (repeatable), to misconfigure the deployment on purpose
+    #[arg(long = "auth-provider", value_name = "DOMAIN=APPLICATION_ID", value_parser = auth_provider)]
+    auth_providers: Vec<Provider>,
+}
+
+const BROWSE_ABOUT: &str = "\
+Plays a person's browser for tests: follows URL through the provider's pages, signs in, registers
+or cancels, and delivers the final redirect to the app with a GET (a redirect to a private-use
+scheme goes to the system's URL opener, as a browser would). Point BROWSER at it:
+  BROWSER=\"devstack browse --email demo@kinvex.dev --password …\"";
+
+#[derive(Debug, Args)]
+struct Browse {
+    /// Create an account instead of signing in
+    #[arg(long, conflicts_with = "cancel", requires = "given_name")]
+    register: bool,
+    /// Press Cancel on the sign-in page
+    #[arg(long)]
+    cancel: bool,
+    /// The email to sign in or register with
+    #[arg(long, value_name = "E", default_value = "", hide_default_value = true)]
+    email: String,
+    /// The password to sign in or register with
+    #[arg(
+        long,
+        value_name = "P",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true
+    )]
+    password: String,
+    /// With --register
+    #[arg(long, value_name = "G")]
+    given_name: Option<String>,
+    /// With --register
+    #[arg(long, value_name = "F", default_value = "", hide_default_value = true)]
+    family_name: String,
+    /// The authorization URL the app opened
+    url: String,
+}
+
+fn port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a port number (0-65535)"))
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("`{text}` is not a count"))
+}
+
+fn auth_provider(text: &str) -> Result<Provider, String> {
+    match text.split_once('=') {
+        Some((domain, application_id)) if !domain.is_empty() && !application_id.is_empty() => {
+            Ok(Provider {
+                domain: domain.to_string(),
+                application_id: application_id.to_string(),
+            })
+        }
+        _ => Err(format!(
+            "`{text}` is not DOMAIN=APPLICATION_ID (say http://127.0.0.1:3290=convex)"
+        )),
+    }
+}
 
 struct Options {
     config: Config,
@@ -29,57 +141,35 @@ struct Options {
     access_token_setup: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut config = Config {
-        data_dir: Some(PathBuf::from(".devstack")),
-        idp_port: 3290,
-        api_port: 3210,
-        site_port: 3211,
-        ..Config::default()
-    };
-    let mut options = Options {
-        config: Config::default(),
-        env_file: None,
-        access_token_setup: false,
-    };
-    let mut redirects = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
+impl Serve {
+    fn options(self) -> Options {
+        let defaults = Config::default();
+        let config = Config {
+            data_dir: (!self.ephemeral).then_some(self.data_dir),
+            idp_port: self.idp_port,
+            api_port: self.api_port,
+            site_port: self.site_port,
+            redirect_uris: if self.redirect_uris.is_empty() {
+                defaults.redirect_uris.clone()
+            } else {
+                self.redirect_uris
+            },
+            any_loopback_port: self.any_loopback_port,
+            logout_redirects: self.logout_redirects,
+            extra_demo_files: self.demo_files,
+            refresh_id_token: !self.no_refresh_id_token,
+            refresh_reuses_access_token: self.refresh_reuses_access_token,
+            access_token_email: self.access_token_email,
+            production: self.production,
+            auth_providers: (!self.auth_providers.is_empty()).then_some(self.auth_providers),
+            ..defaults
         };
-        let port = |text: String, name: &str| {
-            text.parse::<u16>()
-                .map_err(|_| format!("{name}: `{text}` is not a port number (0-65535)"))
-        };
-        match arg.as_str() {
-            "--data-dir" => config.data_dir = Some(PathBuf::from(value("--data-dir")?)),
-            "--ephemeral" => config.data_dir = None,
-            "--idp-port" => config.idp_port = port(value("--idp-port")?, "--idp-port")?,
-            "--api-port" => config.api_port = port(value("--api-port")?, "--api-port")?,
-            "--site-port" => config.site_port = port(value("--site-port")?, "--site-port")?,
-            "--env-file" => options.env_file = Some(PathBuf::from(value("--env-file")?)),
-            "--access-token-setup" => options.access_token_setup = true,
-            "--redirect-uri" => redirects.push(value("--redirect-uri")?),
-            "--any-loopback-port" => config.any_loopback_port = true,
-            "--logout-redirect" => config.logout_redirects.push(value("--logout-redirect")?),
-            "--demo-files" => {
-                let text = value("--demo-files")?;
-                config.extra_demo_files = text
-                    .parse()
-                    .map_err(|_| format!("--demo-files: `{text}` is not a count"))?;
-            }
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        Options {
+            config,
+            env_file: self.env_file,
+            access_token_setup: self.access_token_setup,
         }
     }
-    if !redirects.is_empty() {
-        config.redirect_uris = redirects;
-    }
-    options.config = config;
-    Ok(options)
 }
 
 fn write_env_file(path: &PathBuf, contents: &str) -> std::io::Result<()> {
@@ -111,62 +201,25 @@ async fn shutdown_signal() {
     }
 }
 
-const BROWSE_USAGE: &str = "\
-usage: devstack browse [--email E --password P | --register --given-name G [--family-name F] --email E --password P | --cancel] URL
-
-Plays a person's browser for tests: follows URL through the provider's pages, signs in, registers
-or cancels, and delivers the final redirect to the app with a GET (a redirect to a private-use
-scheme goes to the system's URL opener, as a browser would). Point BROWSER at it:
-  BROWSER=\"devstack browse --email demo@kinvex.dev --password …\"
-";
-
 /// `devstack browse …`: the headless user agent as a command, for BROWSER.
-fn browse(args: &[String]) -> ExitCode {
+fn browse(args: Browse) -> ExitCode {
     use kinvex_devstack::user_agent::{Action, UserAgent};
-    let mut flags = std::collections::HashMap::new();
-    let mut url = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--register" | "--cancel" => {
-                flags.insert(arg.trim_start_matches('-').to_string(), String::new());
-            }
-            "--email" | "--password" | "--given-name" | "--family-name" => match it.next() {
-                Some(value) => {
-                    flags.insert(arg.trim_start_matches('-').to_string(), value.clone());
-                }
-                None => {
-                    eprintln!("{arg} needs a value\n\n{BROWSE_USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            other if !other.starts_with('-') => url = Some(other.to_string()),
-            other => {
-                eprintln!("unknown option `{other}`\n\n{BROWSE_USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let Some(url) = url else {
-        eprintln!("{BROWSE_USAGE}");
-        return ExitCode::from(2);
-    };
-    let get = |k: &str| flags.get(k).cloned().unwrap_or_default();
-    let action = if flags.contains_key("cancel") {
+    let action = if args.cancel {
         Action::Cancel
-    } else if flags.contains_key("register") {
+    } else if args.register {
         Action::Register {
-            given_name: get("given-name"),
-            family_name: get("family-name"),
-            email: get("email"),
-            password: get("password"),
+            given_name: args.given_name.unwrap_or_default(),
+            family_name: args.family_name,
+            email: args.email,
+            password: args.password,
         }
     } else {
         Action::SignIn {
-            email: get("email"),
-            password: get("password"),
+            email: args.email,
+            password: args.password,
         }
     };
+    let url = args.url;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -196,20 +249,10 @@ fn browse(args: &[String]) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "browse") {
-        return browse(&args[1..]);
-    }
-    let options = match parse(&args) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return if args.iter().any(|a| a == "-h" || a == "--help") {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
-        }
+    let cli = Cli::parse();
+    let options = match cli.command {
+        Some(Command::Browse(args)) => return browse(args),
+        None => cli.serve.options(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -282,6 +325,161 @@ fn open_with_system(url: &url::Url) -> ExitCode {
         Err(e) => {
             eprintln!("devstack browse: could not run {program}: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use clap::CommandFactory;
+
+    fn serve(args: &[&str]) -> Options {
+        let cli =
+            Cli::try_parse_from(std::iter::once("devstack").chain(args.iter().copied())).unwrap();
+        assert!(cli.command.is_none());
+        cli.serve.options()
+    }
+
+    fn refused(args: &[&str]) -> String {
+        Cli::try_parse_from(std::iter::once("devstack").chain(args.iter().copied()))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_flags_serve_kindes_defaults_on_the_fixed_ports() {
+        let options = serve(&[]);
+        let config = options.config;
+        assert_eq!(config.data_dir, Some(PathBuf::from(".devstack")));
+        assert_eq!(
+            (config.idp_port, config.api_port, config.site_port),
+            (3290, 3210, 3211)
+        );
+        assert_eq!(config.redirect_uris, Config::default().redirect_uris);
+        assert!(config.refresh_id_token);
+        assert!(!config.refresh_reuses_access_token);
+        assert!(!config.access_token_email);
+        assert!(!config.production);
+        assert!(config.auth_providers.is_none());
+        assert!(options.env_file.is_none());
+        assert!(!options.access_token_setup);
+    }
+
+    #[test]
+    fn every_flag_reaches_the_config() {
+        let options = serve(&[
+            "--ephemeral",
+            "--idp-port",
+            "0",
+            "--api-port",
+            "4000",
+            "--site-port",
+            "4001",
+            "--env-file",
+            "app.env",
+            "--access-token-setup",
+            "--redirect-uri",
+            "http://127.0.0.1:1/a",
+            "--redirect-uri",
+            "http://127.0.0.1:2/b",
+            "--any-loopback-port",
+            "--logout-redirect",
+            "http://127.0.0.1:1/out",
+            "--demo-files",
+            "7",
+            "--no-refresh-id-token",
+            "--refresh-reuses-access-token",
+            "--access-token-email",
+            "--production",
+            "--auth-provider",
+            "http://127.0.0.1:3290=other-app",
+            "--auth-provider",
+            "http://x=convex",
+        ]);
+        let config = options.config;
+        assert_eq!(config.data_dir, None);
+        assert_eq!(
+            (config.idp_port, config.api_port, config.site_port),
+            (0, 4000, 4001)
+        );
+        assert_eq!(options.env_file, Some(PathBuf::from("app.env")));
+        assert!(options.access_token_setup);
+        assert_eq!(
+            config.redirect_uris,
+            ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
+        );
+        assert!(config.any_loopback_port);
+        assert_eq!(config.logout_redirects, ["http://127.0.0.1:1/out"]);
+        assert_eq!(config.extra_demo_files, 7);
+        assert!(!config.refresh_id_token);
+        assert!(config.refresh_reuses_access_token);
+        assert!(config.access_token_email);
+        assert!(config.production);
+        let providers = config.auth_providers.unwrap();
+        assert_eq!(providers.len(), 2);
+        assert_eq!(providers[0].domain, "http://127.0.0.1:3290");
+        assert_eq!(providers[0].application_id, "other-app");
+        assert_eq!(providers[1].application_id, "convex");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong() {
+        assert!(refused(&["--idp-port", "http"]).contains("`http` is not a port number (0-65535)"));
+        assert!(refused(&["--demo-files", "many"]).contains("`many` is not a count"));
+        assert!(refused(&["--auth-provider", "convex"]).contains("is not DOMAIN=APPLICATION_ID"));
+        assert!(refused(&["--bogus"]).contains("--bogus"));
+        assert!(refused(&["--env-file"]).contains("--env-file"));
+    }
+
+    #[test]
+    fn browse_takes_the_url_after_its_flags_as_browser_appends_it() {
+        let cli = Cli::try_parse_from([
+            "devstack",
+            "browse",
+            "--email",
+            "demo@kinvex.dev",
+            "--password",
+            "-starts-with-a-dash",
+            "http://127.0.0.1:3290/oauth2/auth?x=1",
+        ])
+        .unwrap();
+        let Some(Command::Browse(args)) = cli.command else {
+            panic!("browse parsed as {:?}", cli.command)
+        };
+        assert_eq!(args.email, "demo@kinvex.dev");
+        assert_eq!(args.password, "-starts-with-a-dash");
+        assert_eq!(args.url, "http://127.0.0.1:3290/oauth2/auth?x=1");
+        assert!(
+            Cli::try_parse_from(["devstack", "browse", "--register", "http://x/"]).is_err(),
+            "--register needs --given-name"
+        );
+        assert!(
+            Cli::try_parse_from(["devstack", "browse"]).is_err(),
+            "URL needed"
+        );
+    }
+
+    #[test]
+    fn help_lists_the_kinde_switches() {
+        let help = Cli::command().render_long_help().to_string();
+        for flag in [
+            "--no-refresh-id-token",
+            "--refresh-reuses-access-token",
+            "--access-token-email",
+            "--production",
+            "--auth-provider",
+            "--env-file",
+            "browse",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from\n{help}");
         }
     }
 }

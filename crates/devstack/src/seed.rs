@@ -1,19 +1,47 @@
 //! Demo data for an empty store: two accounts (so one person's files can be shown to be
-//! invisible to the other) and a spread of files. Passwords are generated; a persistent stack
+//! invisible to the other) and a spread of files; the tenant's organisations, what each person
+//! may do in theirs, and feature flags. Passwords are generated; a persistent stack
 //! keeps the demo password beside its keys so it can print it at every start.
 
+use crate::idp::organizations::{ADMIN_PERMISSIONS, ADMIN_ROLE};
 use crate::store::Result;
 use crate::store::backend::{NewFile, UserFields};
-use crate::store::provider::User;
+use crate::store::provider::{DEFAULT_ORG, Flag, Organization, User, Write};
 use crate::{Account, State, random};
 use std::path::Path;
+
+/// A person's place in one organisation.
+struct Seat {
+    org: &'static str,
+    roles: &'static [(&'static str, &'static str)],
+    permissions: &'static [&'static str],
+}
+
+const MEMBER_ROLE: (&str, &str) = ("member", "Member");
+
+/// The tenant's organisations: the business's default one, which everyone is in, and a
+/// customer's.
+const ORGANIZATIONS: &[(&str, &str)] = &[(DEMO_ORG, "Northwind Studio"), (DEFAULT_ORG, "Kinvex")];
+const DEMO_ORG: &str = "org_kinvex_demo";
+
+/// Feature flags, one of each type Kinde has: the tenant's defaults (no organisation), then
+/// Northwind Studio's overrides. Values are JSON.
+const FLAGS: &[(Option<&str>, &str, &str, &str)] = &[
+    (None, "theme", "s", r#""light""#),
+    (None, "beta_search", "b", "false"),
+    (None, "max_upload_mb", "i", "100"),
+    (None, "retention", "j", r#"{"days":30,"trash":true}"#),
+    (Some(DEMO_ORG), "beta_search", "b", "true"),
+    (Some(DEMO_ORG), "max_upload_mb", "i", "1024"),
+];
 
 struct Person {
     email: &'static str,
     given: &'static str,
     family: &'static str,
     phone: Option<&'static str>,
-    org: Option<&'static str>,
+    /// Their organisations, the default first, with what they may do in each.
+    seats: &'static [Seat],
     files: &'static [(&'static str, &'static str, i64)],
 }
 
@@ -22,7 +50,20 @@ const DEMO: Person = Person {
     given: "Dana",
     family: "Demo",
     phone: Some("+44 7700 900123"),
-    org: Some("org_kinvex_demo"),
+    // Two organisations, so a token can show the one signed in to apart from the list of all:
+    // an admin in one, a member who may only read in the other.
+    seats: &[
+        Seat {
+            org: DEMO_ORG,
+            roles: &[ADMIN_ROLE],
+            permissions: ADMIN_PERMISSIONS,
+        },
+        Seat {
+            org: DEFAULT_ORG,
+            roles: &[MEMBER_ROLE],
+            permissions: &["read:files"],
+        },
+    ],
     files: &[
         ("Quarterly report.pdf", "application/pdf", 482_113),
         ("Team offsite.jpg", "image/jpeg", 2_340_112),
@@ -54,7 +95,11 @@ const OTHER: Person = Person {
     given: "Alex",
     family: "Other",
     phone: None,
-    org: None,
+    seats: &[Seat {
+        org: DEFAULT_ORG,
+        roles: &[MEMBER_ROLE],
+        permissions: &["read:files", "write:files"],
+    }],
     files: &[
         ("Alex private notes.txt", "text/plain", 1_024),
         ("Alex tax return.pdf", "application/pdf", 220_000),
@@ -62,12 +107,56 @@ const OTHER: Person = Person {
     ],
 };
 
+/// The organisations and flags, added where missing (a store seeded before they were kept gets
+/// them; what an admin changed stays).
+fn directory(state: &State) -> Result<()> {
+    let provider = state.store.provider();
+    let now = state.clock.unix();
+    for (code, name) in ORGANIZATIONS {
+        let org = Organization {
+            code: (*code).into(),
+            name: (*name).into(),
+        };
+        provider.insert_organization(&org, now)?;
+    }
+    for (org, key, t, value) in FLAGS {
+        let flag = serde_json::from_str(value)
+            .ok()
+            .and_then(|v| Flag::new(t, v));
+        if let Some(flag) = flag {
+            provider.set_flag(*org, key, &flag, Write::IfAbsent)?;
+        }
+    }
+    Ok(())
+}
+
+/// What `person` may do in each of their organisations, where no membership says so yet.
+fn seat(state: &State, user_id: &str, person: &Person) -> Result<()> {
+    for seat in person.seats {
+        let roles: Vec<(String, String)> = seat
+            .roles
+            .iter()
+            .map(|(key, name)| ((*key).into(), (*name).into()))
+            .collect();
+        let permissions: Vec<String> = seat.permissions.iter().map(|p| (*p).into()).collect();
+        state.store.provider().set_membership(
+            user_id,
+            seat.org,
+            &roles,
+            &permissions,
+            Write::IfAbsent,
+        )?;
+    }
+    Ok(())
+}
+
 /// Seeds an empty store and returns the accounts one can sign in with.
 pub fn run(state: &State) -> Result<Vec<Account>> {
     if !state.config.seed_demo {
         return Ok(Vec::new());
     }
     let dir = state.config.data_dir.as_deref();
+    directory(state)?;
     let demo = ensure(
         state,
         &DEMO,
@@ -92,6 +181,7 @@ fn ensure(
     let provider = state.store.provider();
     let backend = state.store.backend();
     if let Some(existing) = provider.credentials(person.email)? {
+        seat(state, &existing.user.id, person)?;
         let password = password_file
             .and_then(|f| std::fs::read_to_string(f).ok())
             .map(|p| p.trim().to_string())
@@ -111,12 +201,13 @@ fn ensure(
         family_name: person.family.into(),
         phone: person.phone.map(str::to_string),
         picture: None,
-        org_code: person.org.map(str::to_string),
+        organizations: person.seats.iter().map(|s| s.org.to_string()).collect(),
         created_at: now,
         updated_at: now,
     };
     let salt = random::salt();
     provider.create_user(&user, &salt, &random::password_hash(&salt, &password))?;
+    seat(state, &user.id, person)?;
     if let Some(file) = password_file {
         write_private(file, &password)?;
     }

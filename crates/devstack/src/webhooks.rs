@@ -47,20 +47,27 @@ impl Outbox {
 
     /// Signs and queues a user event (`user.created`, `user.updated`, `user.deleted`).
     pub fn user_event(&self, state: &State, kind: &str, user: &User, source: &str) {
-        let payload = user_event_payload(kind, user, source, state.clock.now().into());
-        let jwt = state.keys().sign(&payload);
-        let _ = self.sender.send(Delivery {
-            webhook_id: format!("msg_{}", random::hex(12)),
-            jwt,
-        });
+        let _ = self
+            .sender
+            .send(signed_user_event(state, kind, user, source));
+    }
+}
+
+/// A user event signed as it is sent; also for tests that hold it to Kinde's own decoders.
+pub fn signed_user_event(state: &State, kind: &str, user: &User, source: &str) -> Delivery {
+    let payload = user_event_payload(kind, user, source, state.clock.now().into());
+    Delivery {
+        webhook_id: format!("msg_{}", random::hex(12)),
+        jwt: state.keys().sign(&payload),
     }
 }
 
 /// The event body Kinde signs.
 pub fn user_event_payload(kind: &str, user: &User, source: &str, at: OffsetDateTime) -> Value {
     let now = at.format(&Rfc3339).unwrap_or_default();
+    // Never empty: everyone is at least in the default organisation.
     let organizations: Vec<Value> = user
-        .org_code
+        .organizations
         .iter()
         .map(|code| json!({ "code": code, "permissions": null, "roles": null }))
         .collect();

@@ -109,3 +109,37 @@ async fn admin_controls_revoke_rotate_and_shorten_over_http() {
         .unwrap();
     assert_eq!(stats["code_exchanges"], 2);
 }
+
+#[tokio::test]
+async fn discovery_and_keys_are_cacheable_for_the_configured_time() {
+    let stack = stack().await;
+    let cache_control = |path: &'static str| {
+        let url = format!("{}{path}", stack.issuer());
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let paths = [
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks",
+        "/.well-known/jwks.json",
+    ];
+    for path in paths {
+        assert_eq!(cache_control(path).await, "public, max-age=3600", "{path}");
+    }
+    let shortened = reqwest::Client::new()
+        .post(format!("{}/_devstack/lifetimes", stack.issuer()))
+        .json(&serde_json::json!({ "key_cache_secs": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shortened.status(), 204);
+    for path in paths {
+        assert_eq!(cache_control(path).await, "public, max-age=2", "{path}");
+    }
+}

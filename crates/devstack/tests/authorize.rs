@@ -71,3 +71,80 @@ async fn any_loopback_port_is_accepted_only_when_enabled() {
         "{redirect}"
     );
 }
+
+/// The first page the authorization request shows: which form it holds.
+async fn first_form(url: &str) -> &'static str {
+    let html = reqwest::get(url).await.unwrap().text().await.unwrap();
+    if html.contains("action=\"/oauth2/auth/register\"") {
+        "register"
+    } else if html.contains("action=\"/oauth2/auth/sign-in\"") {
+        "sign-in"
+    } else {
+        panic!("neither form: {html}")
+    }
+}
+
+#[tokio::test]
+async fn start_page_registration_opens_the_registration_page_like_prompt_create() {
+    let stack = stack().await;
+    let url = |extra: &[(&str, &str)]| authorize_url(&stack, &pkce(), extra);
+    assert_eq!(first_form(&url(&[])).await, "sign-in");
+    assert_eq!(first_form(&url(&[("prompt", "create")])).await, "register");
+    assert_eq!(
+        first_form(&url(&[("start_page", "registration")])).await,
+        "register"
+    );
+    assert_eq!(
+        first_form(&url(&[("start_page", "registration"), ("prompt", "login")])).await,
+        "sign-in",
+        "an explicit prompt wins"
+    );
+
+    // And the registration it opens completes.
+    let action = Action::Register {
+        given_name: "Robin".into(),
+        family_name: "New".into(),
+        email: "robin@example.com".into(),
+        password: "a-long-password".into(),
+    };
+    let redirect = browse(
+        &UserAgent::new(),
+        &url(&[("start_page", "registration")]),
+        &action,
+    )
+    .await;
+    assert!(param(&redirect, "code").is_some(), "{redirect}");
+}
+
+async fn audience(stack: &kinvex_devstack::Running, extra: &[(&str, &str)]) -> serde_json::Value {
+    let tokens = kinvex_test_kit::oauth::sign_in(stack, &demo(stack), extra).await;
+    kinvex_test_kit::oauth::claims(tokens["access_token"].as_str().unwrap())["aud"].clone()
+}
+
+#[tokio::test]
+async fn audiences_come_repeated_or_space_separated() {
+    let stack =
+        stack_with(|c| c.audiences = vec!["convex".into(), "files".into(), "mail".into()]).await;
+    // Kinde's SDKs repeat the parameter; its docs separate with spaces.
+    assert_eq!(
+        audience(&stack, &[("audience", "convex"), ("audience", "files")]).await,
+        serde_json::json!(["convex", "files"])
+    );
+    assert_eq!(
+        audience(
+            &stack,
+            &[("audience", "convex files"), ("audience", "mail")]
+        )
+        .await,
+        serde_json::json!(["convex", "files", "mail"])
+    );
+    assert_eq!(
+        audience(
+            &stack,
+            &[("audience", "convex"), ("audience", "convex unknown")]
+        )
+        .await,
+        serde_json::json!(["convex"]),
+        "duplicates once, unknown ones left out"
+    );
+}

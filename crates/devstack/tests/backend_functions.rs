@@ -51,8 +51,8 @@ async fn wire_format_errors_are_http_errors_and_function_errors_are_200() {
         body["errorMessage"]
             .as_str()
             .unwrap()
-            .contains("Could not find public function"),
-        "a query is not a mutation"
+            .ends_with("Server Error\nTrying to execute users.js:current as Mutation, but it is defined as Query.\n"),
+        "a query is not a mutation: {body}"
     );
 
     let (status, body) = call(&stack, "query", "users:current", json!({}), None).await;
@@ -196,4 +196,29 @@ async fn store_creates_the_caller_when_no_webhook_arrived() {
     let (_, after) = call(&stack, "query", "users:current", json!({}), Some(&token)).await;
     assert_eq!(after["value"]["firstName"], "Nia");
     assert_eq!(after["value"]["_id"], stored["value"]);
+}
+
+#[tokio::test]
+async fn store_with_a_token_without_email_or_names_keeps_what_was_stored() {
+    let stack = stack().await;
+    let now = stack.state.clock.unix();
+    let claims = |extra: Value| {
+        let mut base = json!({
+            "iss": stack.issuer(), "sub": "kp_ada", "aud": ["convex"], "iat": now, "exp": now + 600
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        stack.state.keys().sign(&base)
+    };
+    let full =
+        claims(json!({ "email": "ada@example.com", "given_name": "Ada", "family_name": "L" }));
+    let bare = claims(json!({ "email": "" }));
+    call(&stack, "mutation", "users:store", json!({}), Some(&full)).await;
+    let (_, stored) = call(&stack, "mutation", "users:store", json!({}), Some(&bare)).await;
+    assert!(stored["value"].is_string(), "{stored}");
+    let (_, me) = call(&stack, "query", "users:current", json!({}), Some(&bare)).await;
+    assert_eq!(me["value"]["email"], "ada@example.com", "{me}");
+    assert_eq!(me["value"]["firstName"], "Ada", "{me}");
+    assert_eq!(me["value"]["lastName"], "L", "{me}");
 }

@@ -128,3 +128,130 @@ async fn revoked_refresh_tokens_fail_with_invalid_grant() {
         (400, "invalid_grant".into())
     );
 }
+
+#[tokio::test]
+async fn access_tokens_carry_email_only_when_the_tenant_adds_it() {
+    let stack = stack().await;
+    let tokens = sign_in(&stack, &demo(&stack), &[("audience", "convex")]).await;
+    let access = kinvex_test_kit::oauth::claims(tokens["access_token"].as_str().unwrap());
+    assert!(access.get("email").is_none(), "Kinde's default: {access}");
+    let id = kinvex_test_kit::oauth::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["email"], "demo@kinvex.dev", "the ID token keeps it");
+
+    let stack = stack_with(|c| c.access_token_email = true).await;
+    let tokens = sign_in(&stack, &demo(&stack), &[("audience", "convex")]).await;
+    let access = kinvex_test_kit::oauth::claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["email"], "demo@kinvex.dev");
+}
+
+async fn introspect(stack: &kinvex_devstack::Running, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth2/introspect", stack.issuer()))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn introspection_answers_for_access_and_refresh_tokens_as_rfc_7662_says() {
+    let clock = ManualClock::new();
+    let stack = stack_with(|c| c.clock = clock.shared()).await;
+    let discovery: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        stack.issuer()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let endpoint = format!("{}/oauth2/introspect", stack.issuer());
+    assert_eq!(discovery["introspection_endpoint"], endpoint.as_str());
+
+    let tokens = sign_in(&stack, &demo(&stack), &[("audience", "convex")]).await;
+    let client_id = stack.state.config.client_id.clone();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+
+    let (status, answer) =
+        introspect(&stack, &[("token", access), ("client_id", &client_id)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["sub"], stack.accounts[0].user_id.as_str());
+    assert_eq!(answer["client_id"], client_id.as_str());
+    assert_eq!(answer["scope"], "openid profile email offline");
+    assert_eq!(answer["aud"], serde_json::json!(["convex"]));
+    assert!(answer["exp"].is_i64());
+
+    let (_, answer) = introspect(
+        &stack,
+        &[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["sub"], stack.accounts[0].user_id.as_str());
+
+    for inactive in [id_token, "not-a-token"] {
+        let (status, answer) =
+            introspect(&stack, &[("token", inactive), ("client_id", &client_id)]).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer, serde_json::json!({ "active": false }));
+    }
+    let (status, answer) = introspect(&stack, &[("token", access)]).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // Revoked refresh tokens and expired access tokens are no longer active.
+    reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", stack.issuer()))
+        .form(&[("token", refresh_token), ("client_id", &client_id)])
+        .send()
+        .await
+        .unwrap();
+    let (_, answer) = introspect(
+        &stack,
+        &[("token", refresh_token), ("client_id", &client_id)],
+    )
+    .await;
+    assert_eq!(answer["active"], false);
+    clock.advance(stack.state.lifetimes().access + Duration::from_secs(1));
+    let (_, answer) = introspect(&stack, &[("token", access), ("client_id", &client_id)]).await;
+    assert_eq!(answer["active"], false);
+}
+
+#[tokio::test]
+async fn the_user_profile_takes_an_access_token_not_an_id_token() {
+    let stack = stack().await;
+    let tokens = sign_in(&stack, &demo(&stack), &[]).await;
+    let profile = |token: String| {
+        let url = format!("{}/oauth2/v2/user_profile", stack.issuer());
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        profile(tokens["access_token"].as_str().unwrap().into()).await,
+        200
+    );
+    assert_eq!(
+        profile(tokens["id_token"].as_str().unwrap().into()).await,
+        401
+    );
+}

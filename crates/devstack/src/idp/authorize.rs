@@ -6,10 +6,10 @@
 //! registered gets an error page (redirecting would make the provider an open redirector);
 //! every later problem goes back to the redirect URI as `error`, `error_description`, `state`.
 
-use super::session;
+use super::{organizations, session};
 use crate::store::provider::{CodeGrant, Grant, User};
 use crate::{State, lock, pages, random};
-use axum::extract::{Query, State as Shared};
+use axum::extract::{Query, RawQuery, State as Shared};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -19,6 +19,8 @@ use url::Url;
 
 /// How long a person has to finish the sign-in page.
 const PENDING_SECONDS: i64 = 15 * 60;
+/// The name of an organisation created without `org_name`.
+const UNNAMED_ORG: &str = "My organization";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AuthorizeQuery {
@@ -31,9 +33,14 @@ pub struct AuthorizeQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
-    audience: Option<String>,
+    /// What Kinde's SDKs send for the registration screen: `registration` is `prompt=create`.
+    start_page: Option<String>,
     login_hint: Option<String>,
     org_code: Option<String>,
+    /// `true` creates an organisation named `org_name` and signs the person in to it.
+    is_create_org: Option<String>,
+    org_name: Option<String>,
+    // `audience` may be repeated, which this struct cannot hold: see [`audiences`].
 }
 
 /// A validated authorization request waiting for the person to sign in.
@@ -47,6 +54,8 @@ pub struct Pending {
     challenge: String,
     audience: Vec<String>,
     org_code: Option<String>,
+    /// The name of the organisation to create (`is_create_org=true`), if one is to be.
+    create_org: Option<String>,
     login_hint: String,
     expires_at: i64,
 }
@@ -56,6 +65,28 @@ impl Pending {
     pub(super) fn email_hint(&self) -> &str {
         email_hint(&self.login_hint)
     }
+
+    /// The organisation the request asks to sign in to (none when it creates one).
+    pub(super) fn org_code(&self) -> Option<&str> {
+        match self.create_org {
+            Some(_) => None,
+            None => self.org_code.as_deref(),
+        }
+    }
+}
+
+/// Every `audience` of the query: Kinde takes several space-separated in one parameter (its docs)
+/// and repeated parameters (what its SDKs send), so both are read.
+fn audiences(raw_query: Option<&str>) -> Vec<String> {
+    url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "audience")
+        .flat_map(|(_, value)| {
+            value
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 pub(super) fn found(location: &str) -> Response {
@@ -136,6 +167,7 @@ pub async fn authorize(
     Shared(state): Shared<Arc<State>>,
     jar: CookieJar,
     Query(query): Query<AuthorizeQuery>,
+    RawQuery(raw_query): RawQuery,
 ) -> Response {
     if query.client_id.as_deref() != Some(state.config.client_id.as_str()) {
         return pages::error(
@@ -185,19 +217,20 @@ pub async fn authorize(
     if !scope.split_whitespace().any(|s| s == "openid") {
         return fail("invalid_scope", "The openid scope is required");
     }
-    let prompt = query.prompt.as_deref().unwrap_or("");
+    let prompt = match (query.prompt.as_deref(), query.start_page.as_deref()) {
+        (None | Some(""), Some("registration")) => "create",
+        (prompt, _) => prompt.unwrap_or(""),
+    };
     if !matches!(prompt, "" | "login" | "create" | "none" | "consent") {
         return fail("invalid_request", "prompt must be login, create or none");
     }
     // Kinde leaves out audiences the application is not authorised for rather than failing.
-    let audience = query
-        .audience
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .filter(|a| state.config.audiences.iter().any(|known| known == a))
-        .map(str::to_string)
-        .collect();
+    let mut audience: Vec<String> = Vec::new();
+    for requested in audiences(raw_query.as_deref()) {
+        if state.config.audiences.contains(&requested) && !audience.contains(&requested) {
+            audience.push(requested);
+        }
+    }
 
     let pending = Pending {
         client_id: state.config.client_id.clone(),
@@ -208,6 +241,15 @@ pub async fn authorize(
         challenge,
         audience,
         org_code: query.org_code.clone(),
+        create_org: (query.is_create_org.as_deref() == Some("true")).then(|| {
+            query
+                .org_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .unwrap_or(UNNAMED_ORG)
+                .to_string()
+        }),
         login_hint: query.login_hint.clone().unwrap_or_default(),
         expires_at: state.clock.unix() + PENDING_SECONDS,
     };
@@ -244,7 +286,39 @@ fn email_hint(hint: &str) -> &str {
 }
 
 /// Issues a code bound to the request and sends the browser back to the client.
+///
+/// A request for an organisation the person is not a member of is refused once we know who they
+/// are, with `error=access_denied` back to the client, the refusal RFC 6749 §4.1.2.1 has for a
+/// request the resource owner cannot grant (Kinde joins people to an organisation only at
+/// registration, when the organisation allows it). A request that creates an organisation
+/// creates it now, with the person as its admin, and signs them in to it.
 pub(super) fn complete(state: &State, pending: &Pending, user: &User, auth_time: i64) -> Response {
+    let fail = |error: &str, description: &str| {
+        redirect_error(
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            error,
+            description,
+        )
+    };
+    if let Some(org_code) = pending.org_code()
+        && !user.is_member(org_code)
+    {
+        return fail(
+            "access_denied",
+            "The user is not a member of the requested organization",
+        );
+    }
+    let org_code = match &pending.create_org {
+        Some(name) => match organizations::create(state, user, name) {
+            Ok(org) => org.code,
+            Err(e) => return fail("server_error", &e.to_string()),
+        },
+        None => pending
+            .org_code
+            .clone()
+            .unwrap_or_else(|| user.default_org().to_string()),
+    };
     let code = random::secret();
     let grant = CodeGrant {
         grant: Grant {
@@ -252,7 +326,7 @@ pub(super) fn complete(state: &State, pending: &Pending, user: &User, auth_time:
             client_id: pending.client_id.clone(),
             scope: pending.scope.clone(),
             audience: pending.audience.clone(),
-            org_code: pending.org_code.clone().or_else(|| user.org_code.clone()),
+            org_code: Some(org_code),
             auth_time,
         },
         redirect_uri: pending.redirect_uri.clone(),
@@ -265,12 +339,7 @@ pub(super) fn complete(state: &State, pending: &Pending, user: &User, auth_time:
         .provider()
         .insert_code(&random::hash(&code), &grant)
     {
-        return redirect_error(
-            &pending.redirect_uri,
-            pending.state.as_deref(),
-            "server_error",
-            &e.to_string(),
-        );
+        return fail("server_error", &e.to_string());
     }
     let Ok(mut url) = Url::parse(&pending.redirect_uri) else {
         return pages::error(

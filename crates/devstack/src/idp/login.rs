@@ -5,7 +5,7 @@
 
 use super::{authorize, session};
 use crate::store::StoreError;
-use crate::store::provider::User;
+use crate::store::provider::{DEFAULT_ORG, User};
 use crate::{State, pages, random};
 use axum::extract::{Form, Query, State as Shared};
 use axum::http::StatusCode;
@@ -135,7 +135,11 @@ pub async fn register(
         family_name: form.family_name.trim().to_string(),
         phone: None,
         picture: None,
-        org_code: None,
+        // Registering with an `org_code` joins that organisation (Kinde's "Allow registrations"
+        // policy); otherwise the default one.
+        organizations: vec![
+            pending_org(&state, &form.request).unwrap_or_else(|| DEFAULT_ORG.into()),
+        ],
         created_at: now,
         updated_at: now,
     };
@@ -165,6 +169,11 @@ pub async fn register(
         .outbox
         .user_event(&state, "user.created", &user, "user");
     signed_in(&state, jar, &form.request, &user)
+}
+
+/// The organisation the pending request `id` asks for.
+fn pending_org(state: &State, id: &str) -> Option<String> {
+    authorize::pending(state, id).and_then(|p| p.org_code().map(str::to_string))
 }
 
 /// Starts a browser session for `user`, finishes the request and sets the session cookie.

@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod organizations;
 pub mod session;
 pub mod token;
 
@@ -37,10 +39,24 @@ pub fn router(state: Arc<State>) -> Router {
         )
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/revoke", post(token::revoke))
+        .route("/oauth2/introspect", post(introspect::introspect))
         .route("/oauth2/v2/user_profile", get(token::user_profile))
         .route("/logout", get(logout::logout))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults));
-    faulty.merge(admin::router()).with_state(state)
+    faulty
+        .merge(admin::router())
+        .layer(middleware::from_fn_with_state(state.clone(), dated))
+        .with_state(state)
+}
+
+/// Writes `Date` from the stack's clock, as a tenant's clock would: a client that measures its
+/// skew against the provider (`kinvex doctor` does) sees the stack's time, not this machine's.
+async fn dated(Shared(state): Shared<Arc<State>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Ok(value) = header::HeaderValue::from_str(&httpdate::fmt_http_date(state.clock.now())) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// Applies the provider's test faults (latency, forced status) to every public endpoint.
@@ -82,19 +98,21 @@ async fn discovery(Shared(state): Shared<Arc<State>>) -> Response {
             "picture", "sub", "updated_at"],
         "request_uri_parameter_supported": false,
     });
-    cacheable(Json(body).into_response())
+    cacheable(&state, Json(body).into_response())
 }
 
 async fn jwks(Shared(state): Shared<Arc<State>>) -> Response {
-    cacheable(Json(state.keys().jwks()).into_response())
+    cacheable(&state, Json(state.keys().jwks()).into_response())
 }
 
-/// Verifiers may cache discovery and keys briefly; an unknown `kid` makes them refetch.
-fn cacheable(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
-    );
+/// Public and cached for [`crate::Lifetimes::key_cache`], as Kinde serves discovery and keys.
+/// Verifiers that obey it (Convex does, and does not refetch on an unknown `kid`) keep a key set
+/// that lacks a freshly rotated key until it expires.
+fn cacheable(state: &State, mut response: Response) -> Response {
+    let max_age = state.lifetimes().key_cache.as_secs();
+    if let Ok(value) = header::HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }
 

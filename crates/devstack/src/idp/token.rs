@@ -112,7 +112,13 @@ fn exchange_code(state: &State, form: &TokenForm) -> Response {
     }
     let family = random::hex(16);
     let _ = store.link_code_family(&code_hash, &family);
-    issue(state, &bound.grant, bound.nonce.as_deref(), &family)
+    issue(
+        state,
+        &bound.grant,
+        bound.nonce.as_deref(),
+        &family,
+        Answer::CodeExchange,
+    )
 }
 
 fn refresh(state: &State, form: &TokenForm) -> Response {
@@ -160,12 +166,27 @@ fn refresh(state: &State, form: &TokenForm) -> Response {
             &e.to_string(),
         );
     }
-    issue(state, &row.grant, None, &row.family)
+    issue(state, &row.grant, None, &row.family, Answer::Refresh)
+}
+
+/// Which grant a token response answers: a refresh is where Kinde may leave out the ID token
+/// ([`crate::Config::refresh_id_token`]) or repeat a still-valid access token
+/// ([`crate::Config::refresh_reuses_access_token`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    CodeExchange,
+    Refresh,
 }
 
 /// Mints the token response for `grant`: access token, ID token and, with `offline`, a new
 /// refresh token in `family`.
-fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Response {
+fn issue(
+    state: &State,
+    grant: &Grant,
+    nonce: Option<&str>,
+    family: &str,
+    answer: Answer,
+) -> Response {
     let user = match state.store.provider().user(&grant.user_id) {
         Ok(Some(user)) => user,
         Ok(None) => return invalid_grant("The user no longer exists"),
@@ -179,13 +200,42 @@ fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Res
     };
     let lifetimes = state.lifetimes();
     let now = state.clock.unix();
-    let access_token = state.keys().sign(&access_claims(
-        state,
-        grant,
-        &user,
-        now,
-        lifetimes.access.as_secs() as i64,
-    ));
+    let server_error = |e: crate::store::StoreError| {
+        oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &e.to_string(),
+        )
+    };
+    let reuses = state.config.refresh_reuses_access_token;
+    let still_valid = match answer {
+        Answer::Refresh if reuses => match state.store.provider().last_access_token(family) {
+            Ok(last) => last.filter(|(_, expires_at)| now < *expires_at),
+            Err(e) => return server_error(e),
+        },
+        _ => None,
+    };
+    let access_token = match still_valid {
+        Some((token, _)) => token,
+        None => {
+            let lifetime = lifetimes.access.as_secs() as i64;
+            let claims = match access_claims(state, grant, &user, now, lifetime) {
+                Ok(claims) => claims,
+                Err(e) => return server_error(e),
+            };
+            let token = state.keys().sign(&claims);
+            if reuses
+                && let Err(e) =
+                    state
+                        .store
+                        .provider()
+                        .remember_access_token(family, &token, now + lifetime)
+            {
+                return server_error(e);
+            }
+            token
+        }
+    };
     let id_claims = id_claims(
         state,
         grant,
@@ -195,15 +245,23 @@ fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Res
         now,
         lifetimes.id.as_secs() as i64,
     );
+    let id_claims = match id_claims {
+        Ok(claims) => claims,
+        Err(e) => return server_error(e),
+    };
     let id_token = state.keys().sign(&id_claims);
 
+    // `expires_in` is the configured lifetime even for a repeated access token, whose own `exp`
+    // is sooner: the case a client that trusts `expires_in` over `exp` gets wrong.
     let mut body = json!({
         "access_token": access_token,
         "expires_in": lifetimes.access.as_secs(),
-        "id_token": id_token,
         "scope": grant.scope,
-        "token_type": "bearer",
+        "token_type": "Bearer",
     });
+    if answer == Answer::CodeExchange || state.config.refresh_id_token {
+        body["id_token"] = Value::String(id_token);
+    }
     // Kinde issues a refresh token for `offline` only; `offline_access` silently gets none.
     if grant.scope.split_whitespace().any(|s| s == "offline") {
         let refresh_token = random::secret();
@@ -230,7 +288,22 @@ fn issue(state: &State, grant: &Grant, nonce: Option<&str>, family: &str) -> Res
     response
 }
 
-fn access_claims(state: &State, grant: &Grant, user: &User, now: i64, lifetime: i64) -> Value {
+fn access_claims(
+    state: &State,
+    grant: &Grant,
+    user: &User,
+    now: i64,
+    lifetime: i64,
+) -> Result<Value, crate::store::StoreError> {
+    // The organisation signed in to; a grant stored before organisations were kept names none.
+    let org = grant.org_code.as_deref().unwrap_or(user.default_org());
+    let store = state.store.provider();
+    // What the person may do there; nothing once they have left it.
+    let membership = if user.is_member(org) {
+        store.membership(&user.id, org)?
+    } else {
+        Default::default()
+    };
     let mut claims = json!({
         "aud": grant.audience,
         "azp": grant.client_id,
@@ -240,16 +313,17 @@ fn access_claims(state: &State, grant: &Grant, user: &User, now: i64, lifetime: 
         "jti": random::hex(16),
         "sub": user.id,
         "scp": grant.scope.split_whitespace().collect::<Vec<_>>(),
-        "permissions": [],
-        "roles": [],
-        "feature_flags": {},
-        "email": user.email,
+        "org_code": org,
+        "org_name": store.organization_name(org)?,
+        "permissions": membership.permissions,
+        "roles": membership.roles,
+        "feature_flags": store.feature_flags(org)?,
     });
-    if let Some(org) = &grant.org_code {
-        claims["org_code"] = Value::String(org.clone());
-        claims["org_name"] = Value::String(org.clone());
+    // Kinde leaves `email` out of access tokens unless the tenant adds it.
+    if state.config.access_token_email {
+        claims["email"] = Value::String(user.email.clone());
     }
-    claims
+    Ok(claims)
 }
 
 fn id_claims(
@@ -260,7 +334,7 @@ fn id_claims(
     access_token: &str,
     now: i64,
     lifetime: i64,
-) -> Value {
+) -> Result<Value, crate::store::StoreError> {
     let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
         "aud": [grant.client_id],
@@ -277,7 +351,9 @@ fn id_claims(
         "given_name": user.given_name,
         "family_name": user.family_name,
         "name": user.name(),
-        "org_codes": grant.org_code.iter().collect::<Vec<_>>(),
+        // Every organisation the person is in; the access token's `org_code` says which one
+        // this sign-in is for.
+        "org_codes": user.organizations,
         "updated_at": user.updated_at,
     });
     if let Some(nonce) = nonce {
@@ -289,7 +365,16 @@ fn id_claims(
     if let Some(phone) = &user.phone {
         claims["phone_number"] = Value::String(phone.clone());
     }
-    claims
+    // Kinde's "Organizations" ID-token customization: each organisation's code and name.
+    if state.config.id_token_organizations {
+        let store = state.store.provider();
+        let mut organizations = Vec::with_capacity(user.organizations.len());
+        for code in &user.organizations {
+            organizations.push(json!({ "id": code, "name": store.organization_name(code)? }));
+        }
+        claims["organizations"] = Value::Array(organizations);
+    }
+    Ok(claims)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -321,7 +406,8 @@ pub async fn revoke(Shared(state): Shared<Arc<State>>, Form(form): Form<RevokeFo
     StatusCode::OK.into_response()
 }
 
-/// Verifies an access token this provider issued, unexpired by the stack's clock.
+/// Verifies an access token this provider issued, unexpired by the stack's clock. An ID token
+/// is signed by the same key but is no access token: only access tokens carry `scp`.
 pub fn verify_access_token(state: &State, token: &str) -> Option<Value> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     let key = state.keys().decoding_key(header.kid.as_deref()?)?;
@@ -332,6 +418,7 @@ pub fn verify_access_token(state: &State, token: &str) -> Option<Value> {
         .ok()?
         .claims;
     validity::check_exp(&claims, state.clock.unix(), 0).ok()?;
+    claims.get("scp")?;
     Some(claims)
 }
 

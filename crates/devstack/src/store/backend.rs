@@ -1,7 +1,10 @@
 //! The backend's documents, in the shapes Convex returns them: users (kept in step with Kinde by
-//! webhooks and `users:store`), files, and the webhook events already applied.
+//! webhooks and `users:store`), files, and the webhook events already applied. Every write ticks
+//! the store's commit clock ([`super::commits`]) before the lock is released, so the live-query
+//! sockets re-run their queries after any change, whoever made it.
 
 use super::{Result, Store};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +30,8 @@ CREATE TABLE IF NOT EXISTS cx_files (
     storageId TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cx_files_by_owner ON cx_files (owner, _creationTime DESC, _id DESC);
+CREATE INDEX IF NOT EXISTS cx_files_by_owner_name ON cx_files (owner, name, _creationTime, _id);
+CREATE INDEX IF NOT EXISTS cx_files_by_owner_size ON cx_files (owner, size DESC, _creationTime DESC, _id DESC);
 CREATE TABLE IF NOT EXISTS cx_webhook_events (
     event_id TEXT PRIMARY KEY,
     received_at REAL NOT NULL
@@ -88,8 +93,59 @@ pub struct FileDoc {
     pub owner: String,
     pub name: String,
     pub content_type: String,
-    pub size: i64,
+    /// A `v.number()`, so a float: Convex writes it as `482113.0`, never `482113`.
+    pub size: f64,
     pub storage_id: String,
+}
+
+/// The orders `files:list` walks a person's files in, each the index the real function reads
+/// (convex/functions/schema.ts); ties fall to `_creationTime`, then `_id`, as in any Convex index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileOrder {
+    /// `by_owner`, descending.
+    Newest,
+    /// `by_owner`, ascending.
+    Oldest,
+    /// `by_owner_name`, ascending: A to Z by the name's bytes.
+    Name,
+    /// `by_owner_size`, descending: largest first.
+    Size,
+}
+
+impl FileOrder {
+    /// Whether `a` comes before `b` (or is it) in this order's walk.
+    pub fn not_after(self, a: &FilePosition, b: &FilePosition) -> bool {
+        let time_id = |x: &FilePosition, y: &FilePosition| {
+            x.time.total_cmp(&y.time).then_with(|| x.id.cmp(&y.id))
+        };
+        let ordering = match self {
+            FileOrder::Newest => time_id(b, a),
+            FileOrder::Oldest => time_id(a, b),
+            FileOrder::Name => a.name.cmp(&b.name).then_with(|| time_id(a, b)),
+            FileOrder::Size => b.size.total_cmp(&a.size).then_with(|| time_id(b, a)),
+        };
+        ordering.is_le()
+    }
+}
+
+/// A file's place in any order: its sort keys, creation time and id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FilePosition {
+    pub name: String,
+    pub size: f64,
+    pub time: f64,
+    pub id: String,
+}
+
+impl From<&FileDoc> for FilePosition {
+    fn from(file: &FileDoc) -> FilePosition {
+        FilePosition {
+            name: file.name.clone(),
+            size: file.size,
+            time: file.creation_time,
+            id: file.id.clone(),
+        }
+    }
 }
 
 /// A file to insert; the store assigns its ids.
@@ -146,21 +202,61 @@ impl<'a> BackendStore<'a> {
         let tx = conn.transaction()?;
         let id = upsert_in(&tx, kinde_id, fields, now_ms)?;
         tx.commit()?;
+        self.store.commits.commit();
+        Ok(id)
+    }
+
+    /// `users:store`: creates the document, or fills in only what `fields` says (an empty email
+    /// or a `None` leaves the stored value), so a token without names keeps the webhook's copy.
+    pub fn merge_user(&self, kinde_id: &str, fields: &UserFields, now_ms: f64) -> Result<String> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT _id FROM cx_users WHERE kindeId = ?1",
+                [kinde_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                let email = Some(fields.email.as_str()).filter(|e| !e.is_empty());
+                tx.execute(
+                    "UPDATE cx_users SET email = COALESCE(?2, email),
+                            firstName = COALESCE(?3, firstName), lastName = COALESCE(?4, lastName),
+                            pictureUrl = COALESCE(?5, pictureUrl), phone = COALESCE(?6, phone),
+                            updatedAt = ?7 WHERE _id = ?1",
+                    params![
+                        id,
+                        email,
+                        fields.first_name,
+                        fields.last_name,
+                        fields.picture_url,
+                        fields.phone,
+                        now_ms
+                    ],
+                )?;
+                id
+            }
+            None => upsert_in(&tx, kinde_id, fields, now_ms)?,
+        };
+        tx.commit()?;
+        self.store.commits.commit();
         Ok(id)
     }
 
     pub fn delete_user(&self, kinde_id: &str) -> Result<bool> {
-        Ok(self
-            .store
-            .conn()
-            .execute("DELETE FROM cx_users WHERE kindeId = ?1", [kinde_id])?
-            == 1)
+        let conn = self.store.conn();
+        let deleted = conn.execute("DELETE FROM cx_users WHERE kindeId = ?1", [kinde_id])? == 1;
+        self.store.commits.commit();
+        Ok(deleted)
     }
 
     /// Inserts a file created at `created_ms`; returns its `_id`.
     pub fn insert_file(&self, file: &NewFile, created_ms: f64) -> Result<String> {
         let id = crate::random::document_id();
-        self.store.conn().execute(
+        let conn = self.store.conn();
+        conn.execute(
             "INSERT INTO cx_files (_id, _creationTime, owner, name, contentType, size, storageId)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -173,34 +269,67 @@ impl<'a> BackendStore<'a> {
                 crate::random::document_id()
             ],
         )?;
+        self.store.commits.commit();
         Ok(id)
     }
 
-    /// One page of `owner`'s files, newest first, strictly after `after` (creation time, id).
+    /// Up to `limit` of `owner`'s files in `order`, those after `after` (from the start when
+    /// `None`): the walk `files:list` makes over the index its order names.
     pub fn files_page(
         &self,
         owner: &str,
-        after: Option<(f64, String)>,
+        order: FileOrder,
+        after: Option<&FilePosition>,
         limit: usize,
     ) -> Result<Vec<FileDoc>> {
         let conn = self.store.conn();
-        let (time, id) = after.unwrap_or((f64::INFINITY, String::new()));
-        let mut statement = conn.prepare_cached(
+        let sql = match order {
+            FileOrder::Newest => {
+                "WHERE owner = ?1 AND (?2 IS NULL OR _creationTime < ?4 OR (_creationTime = ?4 AND _id < ?5))
+                 ORDER BY _creationTime DESC, _id DESC"
+            }
+            FileOrder::Oldest => {
+                "WHERE owner = ?1 AND (?2 IS NULL OR _creationTime > ?4 OR (_creationTime = ?4 AND _id > ?5))
+                 ORDER BY _creationTime ASC, _id ASC"
+            }
+            // SQLite's default BINARY collation compares UTF-8 bytes, as Convex indexes do.
+            FileOrder::Name => {
+                "WHERE owner = ?1 AND (?2 IS NULL OR name > ?2 OR (name = ?2 AND
+                     (_creationTime > ?4 OR (_creationTime = ?4 AND _id > ?5))))
+                 ORDER BY name ASC, _creationTime ASC, _id ASC"
+            }
+            FileOrder::Size => {
+                "WHERE owner = ?1 AND (?2 IS NULL OR size < ?3 OR (size = ?3 AND
+                     (_creationTime < ?4 OR (_creationTime = ?4 AND _id < ?5))))
+                 ORDER BY size DESC, _creationTime DESC, _id DESC"
+            }
+        };
+        let mut statement = conn.prepare_cached(&format!(
             "SELECT _id, _creationTime, owner, name, contentType, size, storageId FROM cx_files
-             WHERE owner = ?1 AND (_creationTime < ?2 OR (_creationTime = ?2 AND _id < ?3))
-             ORDER BY _creationTime DESC, _id DESC LIMIT ?4",
+             {sql} LIMIT ?6"
+        ))?;
+        let at = |f: fn(&FilePosition) -> SqlValue| after.map(f);
+        let rows = statement.query_map(
+            params![
+                owner,
+                at(|p| SqlValue::Text(p.name.clone())),
+                at(|p| SqlValue::Real(p.size)),
+                at(|p| SqlValue::Real(p.time)),
+                at(|p| SqlValue::Text(p.id.clone())),
+                limit as i64
+            ],
+            |row| {
+                Ok(FileDoc {
+                    id: row.get(0)?,
+                    creation_time: row.get(1)?,
+                    owner: row.get(2)?,
+                    name: row.get(3)?,
+                    content_type: row.get(4)?,
+                    size: row.get(5)?,
+                    storage_id: row.get(6)?,
+                })
+            },
         )?;
-        let rows = statement.query_map(params![owner, time, id, limit as i64], |row| {
-            Ok(FileDoc {
-                id: row.get(0)?,
-                creation_time: row.get(1)?,
-                owner: row.get(2)?,
-                name: row.get(3)?,
-                content_type: row.get(4)?,
-                size: row.get(5)?,
-                storage_id: row.get(6)?,
-            })
-        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -240,6 +369,7 @@ impl<'a> BackendStore<'a> {
             params![event_id, now_ms],
         )?;
         tx.commit()?;
+        self.store.commits.commit();
         Ok(true)
     }
 }
@@ -325,21 +455,21 @@ mod tests {
     }
 
     #[test]
-    fn a_file_document_has_convex_field_names() {
+    fn a_file_document_has_convex_field_names_and_a_float_size() {
         let file = FileDoc {
             id: "f1".into(),
             creation_time: 3.0,
             owner: "kp_1".into(),
             name: "a.txt".into(),
             content_type: "text/plain".into(),
-            size: 7,
+            size: 7.0,
             storage_id: "s1".into(),
         };
         assert_eq!(
             serde_json::to_value(&file).ok(),
             Some(serde_json::json!({
                 "_id": "f1", "_creationTime": 3.0, "owner": "kp_1", "name": "a.txt",
-                "contentType": "text/plain", "size": 7, "storageId": "s1"
+                "contentType": "text/plain", "size": 7.0, "storageId": "s1"
             }))
         );
     }
