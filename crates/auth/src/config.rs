@@ -81,14 +81,57 @@ impl Sources {
     /// An empty value counts as unset at every level, so `KINDE_AUDIENCE=` in the environment
     /// (or an unset CI variable at build time) neither hides a lower level nor reads as malformed.
     fn get(&self, var: &str) -> Option<String> {
-        let given = |v: &&str| !v.trim().is_empty();
-        self.env
-            .get(var)
-            .map(String::as_str)
-            .filter(given)
-            .or_else(|| self.dotenv.get(var).map(String::as_str).filter(given))
-            .or_else(|| built_in(var).filter(given))
-            .map(|v| v.trim().to_string())
+        self.lookup(var).map(|(value, _)| value)
+    }
+
+    /// The value [`Config`] reads for `var`, trimmed but otherwise as written (before any check
+    /// or normalisation), and the level it came from; `None` when no level sets it (a default
+    /// applies, or nothing). `doctor` shows this, so a value from a forgotten `.env` is visible.
+    pub fn lookup(&self, var: &str) -> Option<(String, Origin)> {
+        fn given(value: &&str) -> bool {
+            !value.trim().is_empty()
+        }
+        fn level<'m>(map: &'m HashMap<String, String>, var: &str) -> Option<&'m str> {
+            map.get(var).map(String::as_str).filter(given)
+        }
+        level(&self.env, var)
+            .map(|v| (v, Origin::Environment))
+            .or_else(|| level(&self.dotenv, var).map(|v| (v, Origin::DotEnv)))
+            .or_else(|| built_in(var).filter(given).map(|v| (v, Origin::BuiltIn)))
+            .map(|(v, origin)| (v.trim().to_string(), origin))
+    }
+}
+
+/// Every setting [`Config`] reads, in the order the help lists them.
+pub const VARIABLES: [&str; 8] = [
+    "KINDE_ISSUER_URL",
+    "KINDE_CLIENT_ID",
+    "KINDE_AUDIENCE",
+    "KINDE_REDIRECT_URL",
+    "KINDE_REDIRECT_FALLBACK_PORTS",
+    "KINDE_LOGOUT_REDIRECT_URL",
+    "KINDE_SCOPES",
+    "CONVEX_URL",
+];
+
+/// Which level of [`Sources`] a setting's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The process environment.
+    Environment,
+    /// `.env` in the working directory.
+    DotEnv,
+    /// Compiled in when this build was made for a tenant.
+    BuiltIn,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Origin::Environment => "the environment",
+            Origin::DotEnv => ".env in the working directory",
+            Origin::BuiltIn => "built into this build",
+        })
     }
 }
 
@@ -394,6 +437,34 @@ mod tests {
         assert_eq!(
             c.convex_url.map(String::from).as_deref(),
             Some("https://from-dotenv.convex.cloud/")
+        );
+    }
+
+    #[test]
+    fn lookup_says_which_level_gave_the_value_as_written() {
+        let mut sources = Sources::from_pairs(BASE.iter().copied().chain([("KINDE_AUDIENCE", "")]));
+        sources
+            .dotenv
+            .insert("KINDE_AUDIENCE".into(), " convex ".into());
+        sources
+            .dotenv
+            .insert("KINDE_CLIENT_ID".into(), "hidden".into());
+        assert_eq!(
+            sources.lookup("KINDE_ISSUER_URL"),
+            Some(("https://acme.kinde.com/".into(), Origin::Environment)),
+            "the trailing slash the configuration drops is still shown"
+        );
+        assert_eq!(
+            sources.lookup("KINDE_CLIENT_ID"),
+            Some(("abc123".into(), Origin::Environment))
+        );
+        assert_eq!(
+            sources.lookup("KINDE_AUDIENCE"),
+            Some(("convex".into(), Origin::DotEnv))
+        );
+        assert_eq!(
+            sources.lookup("KINDE_SCOPES").map(|(_, o)| o),
+            built_in("KINDE_SCOPES").map(|_| Origin::BuiltIn)
         );
     }
 }

@@ -43,6 +43,8 @@ pub enum AuthError {
     TokenExchange(String),
     #[error("The sign-in service returned an ID token that failed validation: {0}")]
     IdToken(String),
+    #[error("The sign-in service returned an access token that failed validation: {0}")]
+    AccessToken(String),
     #[error(
         "Your session has ended (the refresh token was revoked or has expired). Sign in again."
     )]
@@ -63,6 +65,12 @@ pub enum AuthError {
     Offline { detail: String },
     #[error("Please sign in again: {0}")]
     SignInAgain(String),
+    /// The ID-token setup on a provider that renews sessions without ID tokens (Kinde may):
+    /// the session lives on, but the token Convex gets cannot be renewed.
+    #[error(
+        "You are still signed in, but Kinde renewed the session without a new ID token, and the app sends Convex the ID token, which lasts an hour. Switch to the access-token setup, which works whatever Kinde returns: in Kinde add an API with audience `convex` and authorise this application for it; set KINDE_AUDIENCE=convex for the app; set the deployment's KINDE_CONVEX_APPLICATION_ID to `convex` (npx convex env set KINDE_CONVEX_APPLICATION_ID convex); then sign in again."
+    )]
+    IdTokenNotRenewed,
     #[error(
         "Another kinvex process (the app or a CLI command) has held the session lock at {path} for over {seconds} seconds. Let it finish or close it, then try again."
     )]
@@ -89,6 +97,7 @@ impl AuthError {
             AuthError::Cancelled => "cancelled",
             AuthError::TokenExchange(_) => "token_exchange",
             AuthError::IdToken(_) => "id_token_invalid",
+            AuthError::AccessToken(_) => "access_token_invalid",
             AuthError::SessionEnded => "session_ended",
             AuthError::KeychainUnavailable { .. } => "keychain_unavailable",
             AuthError::Keychain { .. } => "keychain",
@@ -96,6 +105,7 @@ impl AuthError {
             AuthError::NotSignedIn => "not_signed_in",
             AuthError::Offline { .. } => "offline",
             AuthError::SignInAgain(_) => "sign_in_again",
+            AuthError::IdTokenNotRenewed => "id_token_not_renewed",
             AuthError::SessionLocked { .. } => "session_locked",
             AuthError::PrivateFile(e) => e.code(),
         }

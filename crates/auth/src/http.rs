@@ -156,6 +156,7 @@ impl HttpClient {
         let policy = self.retry;
         let started = Instant::now();
         let mut attempt = 1;
+        let mut asked: Option<Duration> = None;
         loop {
             let left = policy.budget.saturating_sub(started.elapsed());
             let (failure, retriable) = match self
@@ -165,12 +166,29 @@ impl HttpClient {
                 Ok(answer) => return Ok(answer),
                 Err(Trouble::Fatal(detail)) => return Err(Failure::Unreachable(detail)),
                 Err(Trouble::NotSent(detail)) => (Failure::Unreachable(detail), true),
-                Err(Trouble::Refused(detail)) => (Failure::Unavailable(detail), true),
+                Err(Trouble::Refused {
+                    detail,
+                    retry_after,
+                }) => {
+                    asked = retry_after;
+                    (Failure::Unavailable(detail), true)
+                }
                 Err(Trouble::MaybeProcessed(detail)) => {
                     (Failure::Unavailable(detail), resend == Resend::Always)
                 }
             };
-            let pause = policy.pause_before(attempt);
+            // A provider that says when to come back (429 or 503 with `Retry-After`, RFC 9110
+            // §10.2.3) is not asked sooner; when that is past the budget, the call ends now
+            // with the provider's own estimate rather than after pointless tries.
+            let pause = policy.pause_before(attempt).max(asked.unwrap_or_default());
+            if let Some(wait) = asked.take()
+                && started.elapsed() + wait >= policy.budget
+            {
+                return Err(Failure::Unavailable(format!(
+                    "{failure}; it asks to be tried again in {}",
+                    readable(wait)
+                )));
+            }
             if !retriable
                 || attempt >= policy.attempts
                 || started.elapsed() + pause >= policy.budget
@@ -216,7 +234,10 @@ impl HttpClient {
                 if answer.status.is_server_error()
                     || answer.status == StatusCode::TOO_MANY_REQUESTS =>
             {
-                Err(Trouble::Refused(format!("HTTP {}", answer.status.as_u16())))
+                Err(Trouble::Refused {
+                    detail: format!("HTTP {}", answer.status.as_u16()),
+                    retry_after: retry_after(&answer.headers),
+                })
             }
             Ok(Ok(answer)) => Ok(answer),
         }
@@ -229,10 +250,21 @@ enum Trouble {
     Fatal(String),
     /// No connection was made, so nothing reached the provider.
     NotSent(String),
-    /// The provider answered that it did not serve the request (5xx, 429).
-    Refused(String),
+    /// The provider answered that it did not serve the request (5xx, 429), perhaps saying when
+    /// to come back.
+    Refused {
+        detail: String,
+        retry_after: Option<Duration>,
+    },
     /// Timed out or broke after the request may have reached the provider.
     MaybeProcessed(String),
+}
+
+/// `Retry-After` in delta-seconds. The HTTP-date form would need the wall clock this client is
+/// not given; without a usable value the policy's own backoff applies.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn readable(duration: Duration) -> String {

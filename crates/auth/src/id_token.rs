@@ -28,7 +28,9 @@ pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// The organisation signed in to (Kinde's `org_codes`, first entry).
+    /// The organisation signed in to. Kinde's ID token lists all of the person's organisations
+    /// (`org_codes`), so it names the current one only when there is just one; the access
+    /// token's `org_code` names it always, and the session prefers that.
     pub organization: Option<String>,
     pub expires_at: i64,
 }
@@ -155,9 +157,17 @@ fn check(
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
-        organization: claims.additional_claims().org_codes.first().cloned(),
+        organization: only(&claims.additional_claims().org_codes),
         expires_at: claims.expiration().timestamp(),
     })
+}
+
+/// The one organisation listed, if there is exactly one.
+fn only(org_codes: &[String]) -> Option<String> {
+    match org_codes {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }
 
 /// The longest `sub` OIDC Core §2 allows.

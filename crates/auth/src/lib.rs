@@ -2,6 +2,7 @@
 //! loopback redirect (RFC 8252) with PKCE, OIDC discovery and full ID-token validation, tokens
 //! kept in the OS keychain. The desktop app and the `kinvex` CLI are thin front ends over it.
 
+pub mod access;
 pub mod browser;
 pub mod config;
 pub mod discovery;
@@ -15,10 +16,11 @@ pub mod secret;
 pub mod session;
 pub mod token_store;
 
+pub use access::{Access, FlagValue, Role};
 pub use config::Config;
 pub use error::AuthError;
 pub use secret::Secret;
-pub use session::{Auth, SessionState, SignInOptions, Status};
+pub use session::{Auth, LiveBearer, SessionState, SignInOptions, Status};
 pub use token_store::{TokenSet, TokenStore};
 
 use std::ffi::OsStr;

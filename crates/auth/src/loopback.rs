@@ -125,11 +125,11 @@ impl Listener {
 /// Binds the callback socket. On Unix, SO_REUSEADDR lets the next sign-in bind the port while the
 /// last one's connections wait out TIME_WAIT; it still refuses a port another socket listens on
 /// (SO_REUSEPORT, which would let another socket share it, is never set). Windows is left at its
-/// default: there SO_REUSEADDR would let another socket bind the port while we listen on it, and
-/// by Microsoft's account lingering connections block a new listener only after one that set
-/// SO_EXCLUSIVEADDRUSE. That option would stop another program binding the port with
-/// SO_REUSEADDR after us, but neither tokio nor socket2 has a setter for it, and calling
-/// `setsockopt` directly needs unsafe code, which this workspace forbids.
+/// default, where SO_REUSEADDR would let another socket bind the port while we listen on it.
+/// Without it, Windows' enhanced socket security (Server 2003 and later) already refuses a second
+/// bind of our specific address and port, which is what SO_EXCLUSIVEADDRUSE would add; that
+/// option also has no safe setter (neither tokio nor socket2 has one) and the workspace forbids
+/// the unsafe `setsockopt` call. SECURITY.md gives the sources.
 fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {
         TcpSocket::new_v4()?

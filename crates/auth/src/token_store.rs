@@ -34,6 +34,9 @@ pub struct TokenSet {
     pub email: Option<String>,
     pub name: Option<String>,
     pub organization: Option<String>,
+    /// Whether the last refresh answer carried an ID token: `None` before any refresh, and
+    /// `Some(false)` once a provider renewed without one (Kinde may), which `doctor` reports.
+    pub id_token_on_refresh: Option<bool>,
 }
 
 /// The stored form. Private to this module: it is the only place secrets are plain strings.
@@ -50,6 +53,9 @@ struct Stored {
     name: Option<String>,
     #[serde(default)]
     organization: Option<String>,
+    /// Absent in sessions stored before it was recorded: they read as "no refresh seen".
+    #[serde(default)]
+    id_token_on_refresh: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -360,6 +366,7 @@ impl TokenStore {
                 email: stored.email,
                 name: stored.name,
                 organization: stored.organization,
+                id_token_on_refresh: stored.id_token_on_refresh,
             })),
             _ => {
                 tracing::warn!("the stored session is unreadable; treating it as signed out");
@@ -381,6 +388,7 @@ impl TokenStore {
             email: tokens.email.clone(),
             name: tokens.name.clone(),
             organization: tokens.organization.clone(),
+            id_token_on_refresh: tokens.id_token_on_refresh,
         };
         let text = serde_json::to_string(&stored).map_err(|e| AuthError::Keychain {
             detail: e.to_string(),
@@ -477,6 +485,7 @@ mod tests {
             email: Some("a@b.c".into()),
             name: None,
             organization: Some("org_1".into()),
+            id_token_on_refresh: Some(false),
         }
     }
 
@@ -550,6 +559,20 @@ mod tests {
             .set("session https://t.kinde.com client", "{not json")
             .unwrap();
         assert_eq!(store.load().unwrap(), None, "a corrupt manifest");
+    }
+
+    #[test]
+    fn a_session_stored_before_refresh_answers_were_recorded_still_loads() {
+        let (store, memory) = store();
+        store.save(&sample(10)).unwrap();
+        let chunk = memory.keys().into_iter().find(|k| k.contains('#')).unwrap();
+        let mut old: serde_json::Value =
+            serde_json::from_str(&memory.get(&chunk).unwrap().unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("id_token_on_refresh");
+        memory.set(&chunk, &old.to_string()).unwrap();
+        let loaded = store.load().unwrap().expect("still signed in");
+        assert_eq!(loaded.id_token_on_refresh, None, "no refresh seen yet");
+        assert_eq!(loaded.subject, "kp_1");
     }
 
     #[test]

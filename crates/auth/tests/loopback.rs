@@ -400,3 +400,43 @@ async fn a_repeated_parameter_another_method_or_scheme_never_ends_the_sign_in() 
     assert_eq!(status, Some(200));
     assert_eq!(answer.await.unwrap().unwrap(), "genuine");
 }
+
+/// Descriptors this process holds open.
+#[cfg(target_os = "linux")]
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_flood_of_idle_connections_holds_a_bounded_number_of_descriptors_and_the_callback_still_arrives()
+ {
+    const FLOOD: usize = 200;
+    let (listener, port) = listener(Duration::from_millis(300));
+    let answer = waiting(listener);
+    let before = open_descriptors();
+    let mut idle = Vec::new();
+    for _ in 0..FLOOD {
+        idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+    }
+    // A request behind the flood is answered only once the listener has accepted everything
+    // before it; what the listener holds then is what the flood cost it.
+    let probe = send_raw(port, &callback("/elsewhere", &format!("127.0.0.1:{port}"))).await;
+    assert_eq!(probe, Some(404));
+    let held = open_descriptors().saturating_sub(before + FLOOD);
+    assert!(
+        held <= 40,
+        "the listener held {held} descriptors for {FLOOD} idle connections"
+    );
+    let status = send_raw(
+        port,
+        &callback(
+            &format!("/callback?state={STATE}&code=genuine"),
+            &format!("127.0.0.1:{port}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, Some(200));
+    assert_eq!(answer.await.unwrap().unwrap(), "genuine");
+    drop(idle);
+}

@@ -8,6 +8,7 @@ mod refresh;
 mod sign_in;
 mod sign_out;
 
+use crate::access::Access;
 use crate::browser::Browser;
 use crate::config::Config;
 use crate::discovery::Provider;
@@ -91,6 +92,18 @@ impl SessionState {
     }
 }
 
+/// A token for a socket that keeps one for a long time (Convex's live queries), with when to
+/// replace it: Convex checks `exp` on a live socket with no leeway, and a client that sends
+/// the renewed token from `renew_at` on never has it seen expired.
+#[derive(Clone, Debug)]
+pub struct LiveBearer {
+    pub token: Secret<String>,
+    /// Unix seconds from which [`Auth::bearer`] renews this token.
+    pub renew_at: i64,
+    /// Unix seconds at which this token expires.
+    pub expires_at: i64,
+}
+
 /// This process's copy of the session.
 #[derive(Clone, Debug)]
 enum Cached {
@@ -124,6 +137,10 @@ pub struct Auth {
     written: Arc<std::sync::Mutex<Option<Marker>>>,
     /// [`KEYCHAIN_TIMEOUT`] unless [`Auth::with_keychain_timeout`] replaces it.
     keychain_timeout: Duration,
+    /// The access token the provider last answered a refresh with again (Kinde may, while it
+    /// is valid): renewing it within [`REFRESH_MARGIN`] would only bring it back once more, so
+    /// it is renewed once it has expired, or when Convex rejects it.
+    repeated: std::sync::Mutex<Option<Secret<String>>>,
 }
 
 impl Auth {
@@ -154,6 +171,7 @@ impl Auth {
             persisting: Arc::new(tokio::sync::RwLock::new(())),
             written: Arc::new(std::sync::Mutex::new(None)),
             keychain_timeout: KEYCHAIN_TIMEOUT,
+            repeated: std::sync::Mutex::new(None),
         }
     }
 
@@ -341,8 +359,46 @@ impl Auth {
         }
     }
 
+    /// The ID-token setup with a provider whose last refresh answer carried no ID token: the
+    /// token Convex gets is no longer renewed by refreshing.
+    fn id_token_not_renewed(&self, tokens: &TokenSet) -> bool {
+        self.config.audience.is_none() && tokens.id_token_on_refresh == Some(false)
+    }
+
+    /// Whether the session is due for renewal: the token Convex gets expires within
+    /// [`REFRESH_MARGIN`]. So that no answer of the provider's makes every call refresh: an ID
+    /// token the provider no longer renews leaves only the access token's expiry (renewing it
+    /// keeps the refresh token alive), and an access token the provider repeated is renewed
+    /// once it has expired.
     fn needs_refresh(&self, tokens: &TokenSet) -> bool {
-        self.bearer_of(tokens).1 - REFRESH_MARGIN <= self.clock.unix()
+        self.renews_at(tokens) <= self.clock.unix()
+    }
+
+    /// From when (Unix seconds) [`Auth::needs_refresh`] holds for `tokens`.
+    fn renews_at(&self, tokens: &TokenSet) -> i64 {
+        let (token, expires_at) = if self.id_token_not_renewed(tokens) {
+            (&tokens.access_token, tokens.access_expires_at)
+        } else {
+            self.bearer_of(tokens)
+        };
+        let repeated = lock_std(&self.repeated).as_ref() == Some(token);
+        let margin = if repeated { 0 } else { REFRESH_MARGIN };
+        expires_at - margin
+    }
+
+    /// The clock this session reads.
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    /// The token for Convex from `tokens`, unless it is an expired ID token the provider does
+    /// not renew: then the person is told what to configure, and the session stays.
+    fn bearer_for_convex(&self, tokens: &TokenSet) -> Result<Secret<String>, AuthError> {
+        let (token, expires_at) = self.bearer_of(tokens);
+        if self.id_token_not_renewed(tokens) && expires_at <= self.clock.unix() {
+            return Err(AuthError::IdTokenNotRenewed);
+        }
+        Ok(token.clone())
     }
 
     /// Fills the cache from the keychain on first use and announces what was found.
@@ -381,10 +437,26 @@ impl Auth {
         })
     }
 
+    /// What the person may do in the organisation signed in to (organisation, roles,
+    /// permissions, feature flags), from the access token, renewed first when due, once its
+    /// signature, issuer and expiry are checked against the provider.
+    pub async fn access(&self) -> Result<Access, AuthError> {
+        let tokens = self.fresh(None).await?;
+        let provider = self.provider().await?;
+        crate::access::validate(
+            &provider,
+            &self.http,
+            &self.config.client_id,
+            tokens.access_token.expose(),
+            self.clock.now(),
+        )
+        .await
+    }
+
     /// The bearer token for Convex, renewed first when it expires within [`REFRESH_MARGIN`].
     pub async fn bearer(&self) -> Result<Secret<String>, AuthError> {
         let tokens = self.fresh(None).await?;
-        Ok(self.bearer_of(&tokens).0.clone())
+        self.bearer_for_convex(&tokens)
     }
 
     /// The bearer token to retry with after Convex rejected `rejected`: renewed, unless another
@@ -394,7 +466,31 @@ impl Auth {
         rejected: &Secret<String>,
     ) -> Result<Secret<String>, AuthError> {
         let tokens = self.fresh(Some(rejected)).await?;
-        Ok(self.bearer_of(&tokens).0.clone())
+        self.bearer_for_convex(&tokens)
+    }
+
+    /// [`Auth::bearer`] with when to replace it, for a socket that keeps it (same renewal, same
+    /// single flight and cross-process lock).
+    pub async fn live_bearer(&self) -> Result<LiveBearer, AuthError> {
+        let tokens = self.fresh(None).await?;
+        self.live_bearer_of(&tokens)
+    }
+
+    /// [`Auth::bearer_after_rejection`] with when to replace it.
+    pub async fn live_bearer_after_rejection(
+        &self,
+        rejected: &Secret<String>,
+    ) -> Result<LiveBearer, AuthError> {
+        let tokens = self.fresh(Some(rejected)).await?;
+        self.live_bearer_of(&tokens)
+    }
+
+    fn live_bearer_of(&self, tokens: &TokenSet) -> Result<LiveBearer, AuthError> {
+        Ok(LiveBearer {
+            token: self.bearer_for_convex(tokens)?,
+            renew_at: self.renews_at(tokens),
+            expires_at: self.bearer_of(tokens).1,
+        })
     }
 
     /// The session's tokens, renewed first when the one Convex needs expires within a minute.
@@ -417,8 +513,11 @@ impl Auth {
             return Err(AuthError::NotSignedIn);
         };
         let stale = match rejected {
-            Some(rejected) => self.bearer_of(&tokens).0 == rejected,
-            None => self.needs_refresh(&tokens),
+            // An ID token the provider no longer renews: a refresh would not bring another.
+            Some(rejected) if !self.id_token_not_renewed(&tokens) => {
+                self.bearer_of(&tokens).0 == rejected
+            }
+            _ => self.needs_refresh(&tokens),
         };
         if !stale {
             return Ok(tokens);

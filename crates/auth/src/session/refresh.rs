@@ -40,7 +40,9 @@ impl Auth {
             } else {
                 self.load().await?.ok_or(AuthError::SessionEnded)?
             };
-            let moved_on = self.bearer_of(&stored).0 != self.bearer_of(seen).0;
+            // Any change means another process renewed (a renewal without an ID token leaves
+            // the bearer of the ID-token setup as it was, but not the rest).
+            let moved_on = stored != *seen;
             if moved_on && !self.needs_refresh(&stored) {
                 return Ok(Renewal::Adopted(stored));
             }
@@ -162,12 +164,15 @@ impl Auth {
                 }
                 Some((Secret::new(id_token), identity))
             }
-            None if self.config.audience.is_none() => {
-                return Err(AuthError::SignInAgain(
-                    "the sign-in service renewed the session without a new ID token".into(),
-                ));
+            // Kinde's documented refresh answer has none. The session is renewed all the same
+            // (its refresh token has rotated) and keeps the last ID token's claims; in the
+            // ID-token setup, Convex's token then runs out, which `bearer` says when it does.
+            None => {
+                if self.config.audience.is_none() && tokens.id_token_on_refresh != Some(false) {
+                    tracing::warn!("{}", AuthError::IdTokenNotRenewed);
+                }
+                None
             }
-            None => None,
         };
         let grant = Grant {
             access_token: Secret::new(access_token),
@@ -175,7 +180,10 @@ impl Auth {
             refresh_token: text("refresh_token").map(Secret::new),
             expires_in: body["expires_in"].as_i64(),
         };
-        Ok(grant.into_renewal_of(tokens, kinvex_clock::unix(now)))
+        let renewed = grant.into_renewal_of(tokens, kinvex_clock::unix(now));
+        *lock_std(&self.repeated) =
+            (renewed.access_token == tokens.access_token).then(|| renewed.access_token.clone());
+        Ok(renewed)
     }
 }
 
