@@ -50,15 +50,7 @@ fn auth(stack: &Running, clock: &ManualClock, file: &Path, account: usize, audie
 }
 
 async fn sign_in(auth: &Auth) {
-    auth.sign_in(
-        &SignInOptions::default(),
-        true,
-        Duration::from_secs(30),
-        |_| {},
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    stack::sign_in(auth, &SignInOptions::default()).await;
 }
 
 async fn admin(stack: &Running, path: &str, body: Value) {
@@ -281,20 +273,27 @@ async fn a_401_renews_once_and_retries_once() {
         .call_as(&auth, Kind::Query, "users:current", &json!({}))
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, ConvexError::Unauthenticated { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, ConvexError::RejectsToken { .. }), "{error}");
+    assert_eq!(error.code(), "convex_rejects_token");
     assert_eq!(
         (refreshes(&stack), calls() - before),
         (2, 2),
         "never more than one retry"
     );
+    assert!(
+        matches!(*auth.watch().borrow(), SessionState::SignedIn { .. }),
+        "a rejected token never signs the person out"
+    );
+    admin(&stack, "faults", json!({ "backend": {} })).await;
+    client
+        .call_as(&auth, Kind::Query, "users:current", &json!({}))
+        .await
+        .unwrap();
     let _ = std::fs::remove_file(file);
 }
 
 #[tokio::test]
-async fn function_errors_keep_their_message_and_data() {
+async fn function_errors_keep_their_data_and_are_told_in_the_apps_words() {
     let (stack, _clock) = stack().await;
     let client = Client::new(url::Url::parse(stack.api_url()).unwrap()).unwrap();
     let error = client
@@ -302,13 +301,17 @@ async fn function_errors_keep_their_message_and_data() {
         .await
         .unwrap_err();
     match &error {
-        ConvexError::Function { message, data } => {
+        ConvexError::Function { message, data, .. } => {
             assert!(!message.is_empty());
             assert_eq!(data.as_ref().unwrap()["code"], "UNAUTHENTICATED");
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(error.code(), "function_error");
+    assert_eq!(
+        error.to_string(),
+        "The backend did not see you as signed in. Sign in again, then try again."
+    );
     let missing = client
         .call(Kind::Query, "users:nothing", &json!({}), None)
         .await
@@ -317,6 +320,12 @@ async fn function_errors_keep_their_message_and_data() {
         matches!(missing, ConvexError::Function { data: None, .. }),
         "{missing:?}"
     );
+    for shown in [error.to_string(), missing.to_string()] {
+        for server_text in ["Request ID", "Server Error", "Uncaught", "Could not find"] {
+            assert!(!shown.contains(server_text), "{shown}");
+        }
+    }
+    assert!(missing.to_string().contains("`users:nothing`"), "{missing}");
 
     admin(&stack, "faults", json!({ "backend": { "status": 503 } })).await;
     let down = client
