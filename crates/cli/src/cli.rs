@@ -4,18 +4,21 @@
 use crate::colour::Colours;
 use crate::exit::Exit;
 use clap::builder::StyledStr;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use kinvex_auth::session::SIGN_IN_TIMEOUT;
+use kinvex_convex::data::Order;
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 
 const SETTINGS: &str = "\
 Settings come from the environment or .env: KINDE_ISSUER_URL, KINDE_CLIENT_ID, KINDE_AUDIENCE,
 KINDE_REDIRECT_URL, KINDE_REDIRECT_FALLBACK_PORTS, KINDE_LOGOUT_REDIRECT_URL, KINDE_SCOPES,
 CONVEX_URL.
 
-Exit codes: 0 success, 1 failure (or not signed in, for `status`), 2 usage or settings error.";
+Exit codes: 0 success, 1 failure (not signed in, for `status`; a check failed, for `doctor`),
+2 usage or settings error.";
 
 const COMPLETION_EXAMPLES: &str = "\
 Examples:
@@ -42,8 +45,16 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Your profile from the backend, merged with your sign-in
     Whoami(WhoamiArgs),
-    /// Your files from the backend, newest first
+    /// Your files from the backend, newest first (or --sort), all or those --search finds
     Files(FilesArgs),
+    /// Upload files to your storage, each under its own name
+    Upload(UploadArgs),
+    /// Download one of your files, by id or name
+    Download(DownloadArgs),
+    /// Delete one of your files, by id or name
+    Rm(RmArgs),
+    /// Check each hop from your settings to the backend, and say what to fix
+    Doctor(DoctorArgs),
     /// Print a shell completion script to standard output
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completion(CompletionArgs),
@@ -96,6 +107,9 @@ pub struct WhoamiArgs {
     /// Print the profile as JSON
     #[arg(long)]
     pub json: bool,
+    /// Keep printing the profile each time it changes, until Ctrl+C (with --json, one object a line)
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,7 +117,79 @@ pub struct FilesArgs {
     /// Show at most N
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive)]
     pub limit: usize,
+    /// The order: newest or oldest first, by name (A to Z, capitals first), or largest first
+    #[arg(long, value_enum, value_name = "ORDER", default_value_t = Sort::Newest)]
+    pub sort: Sort,
+    /// Only the files whose name contains TEXT, ignoring case
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
     /// Print the files as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing the first page each time it changes, until Ctrl+C (with --json, one object a line)
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `files --sort`: the orders the backend's `files:list` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Sort {
+    Newest,
+    Oldest,
+    Name,
+    Size,
+}
+
+impl From<Sort> for Order {
+    fn from(sort: Sort) -> Order {
+        match sort {
+            Sort::Newest => Order::Newest,
+            Sort::Oldest => Order::Oldest,
+            Sort::Name => Order::Name,
+            Sort::Size => Order::Size,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The files to upload (each one's outcome is printed; the others are uploaded if one fails)
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The file's id, or its name if only one of your files has it
+    #[arg(value_name = "ID|NAME")]
+    pub file: String,
+    /// Where to write it (a folder: under the file's name there); default: its name, here
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Replace a file already at that path
+    #[arg(long)]
+    pub force: bool,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The file's id, or its name if only one of your files has it
+    #[arg(value_name = "ID|NAME")]
+    pub file: String,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -252,26 +338,101 @@ mod tests {
         ));
         assert!(matches!(
             command(&["whoami", "--json"]),
-            Command::Whoami(WhoamiArgs { json: true })
+            Command::Whoami(WhoamiArgs {
+                json: true,
+                watch: false
+            })
         ));
         assert!(matches!(
             command(&["files"]),
             Command::Files(FilesArgs {
                 limit: 50,
-                json: false
+                sort: Sort::Newest,
+                search: None,
+                json: false,
+                watch: false
             })
         ));
         assert!(matches!(
             command(&["files", "--json", "--limit", "5"]),
             Command::Files(FilesArgs {
                 limit: 5,
-                json: true
+                json: true,
+                watch: false,
+                ..
             })
+        ));
+        assert!(matches!(
+            command(&["files", "--watch", "--json"]),
+            Command::Files(FilesArgs {
+                json: true,
+                watch: true,
+                ..
+            })
+        ));
+        let Command::Files(sorted) = command(&[
+            "files", "--sort", "size", "--search", "Report", "--json", "--watch",
+        ]) else {
+            panic!("files");
+        };
+        assert_eq!(
+            (
+                sorted.sort,
+                sorted.search.as_deref(),
+                sorted.json,
+                sorted.watch
+            ),
+            (Sort::Size, Some("Report"), true, true)
+        );
+        assert_eq!(Order::from(sorted.sort), Order::Size);
+        assert!(matches!(
+            command(&["whoami", "--watch"]),
+            Command::Whoami(WhoamiArgs {
+                json: false,
+                watch: true
+            })
+        ));
+        assert!(matches!(
+            command(&["doctor", "--json"]),
+            Command::Doctor(DoctorArgs { json: true })
         ));
         assert!(matches!(
             command(&["completion", "zsh"]),
             Command::Completion(CompletionArgs { shell: Shell::Zsh })
         ));
+    }
+
+    #[test]
+    fn upload_download_and_rm_take_their_arguments() {
+        let Command::Upload(upload) = command(&["upload", "a.pdf", "b c.txt", "--json"]) else {
+            panic!("upload");
+        };
+        assert_eq!(
+            upload.paths,
+            [PathBuf::from("a.pdf"), PathBuf::from("b c.txt")]
+        );
+        assert!(upload.json);
+        let Command::Download(download) =
+            command(&["download", "report.pdf", "-o", "/tmp/r.pdf", "--force"])
+        else {
+            panic!("download");
+        };
+        assert_eq!(download.file, "report.pdf");
+        assert_eq!(download.output, Some(PathBuf::from("/tmp/r.pdf")));
+        assert!(download.force && !download.json);
+        let Command::Download(defaults) = command(&["download", "abc"]) else {
+            panic!("download");
+        };
+        assert_eq!((defaults.output, defaults.force), (None, false));
+        assert!(matches!(
+            command(&["rm", "abc", "--json"]),
+            Command::Rm(RmArgs { json: true, .. })
+        ));
+        for args in [&["upload"][..], &["download"], &["rm"]] {
+            let (exit, _, err) = refused(args);
+            assert_eq!(exit, Exit::Usage, "{args:?}");
+            assert!(err.contains("required"), "{args:?}: {err}");
+        }
     }
 
     #[test]
@@ -317,6 +478,13 @@ mod tests {
         let (exit, _, err) = refused(&["login", "--org"]);
         assert_eq!(exit, Exit::Usage);
         assert!(err.contains("a value is required"), "{err}");
+        let (exit, _, err) = refused(&["files", "--sort", "biggest"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(
+            err.contains("invalid value 'biggest' for '--sort <ORDER>'")
+                && err.contains("[possible values: newest, oldest, name, size]"),
+            "{err}"
+        );
         let (exit, _, err) = refused(&["completion", "tcsh"]);
         assert_eq!(exit, Exit::Usage);
         assert!(err.contains("bash") && err.contains("powershell"), "{err}");
@@ -327,7 +495,18 @@ mod tests {
         let (exit, out, err) = refused(&["--help"]);
         assert_eq!(exit, Exit::Success);
         assert!(err.is_empty());
-        for name in ["login", "status", "logout", "whoami", "files", "completion"] {
+        for name in [
+            "login",
+            "status",
+            "logout",
+            "whoami",
+            "files",
+            "upload",
+            "download",
+            "rm",
+            "doctor",
+            "completion",
+        ] {
             assert!(out.contains(name), "{name} is listed: {out}");
         }
         assert!(

@@ -10,6 +10,7 @@ use kinvex_auth::config::{ConfigError, DEFAULT_REDIRECT};
 use kinvex_auth::http::HttpError;
 use kinvex_convex::ConvexError;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -27,6 +28,28 @@ pub enum CliError {
     Runtime(io::Error),
     /// Standard output could not be written.
     Output(io::Error),
+    /// `download`/`rm ID|NAME`: none of the person's files has that id or name.
+    NoSuchFile {
+        query: String,
+    },
+    /// Several of the person's files have that name: their ids and creation dates.
+    AmbiguousName {
+        name: String,
+        files: Vec<(String, String)>,
+    },
+    /// `download` would replace a file without `--force`.
+    DestinationExists {
+        path: PathBuf,
+    },
+    /// The file's name cannot be a file name here (`..`, a path separator), so `-o` must say.
+    NeedsOutput {
+        name: String,
+    },
+    /// `upload`: some of the files were not uploaded (each one's error was printed).
+    UploadsFailed {
+        failed: usize,
+        total: usize,
+    },
 }
 
 impl CliError {
@@ -39,6 +62,11 @@ impl CliError {
             CliError::HttpClient(_) => "http_client",
             CliError::Runtime(_) => "runtime",
             CliError::Output(_) => "output",
+            CliError::NoSuchFile { .. } => "no_such_file",
+            CliError::AmbiguousName { .. } => "ambiguous_name",
+            CliError::DestinationExists { .. } => "destination_exists",
+            CliError::NeedsOutput { .. } => "needs_output",
+            CliError::UploadsFailed { .. } => "upload_failed",
         }
     }
 
@@ -56,7 +84,7 @@ impl CliError {
     }
 
     /// Prints `error: <message> [<code>]` on one line. The message is escaped because parts of
-    /// it (a provider's `error_description`, a Convex function's message) come from a server.
+    /// it (a provider's `error_description`, a Convex function's path) come from a server.
     pub fn report(&self, err: &mut dyn Write, colour: bool) -> io::Result<()> {
         writeln!(
             err,
@@ -81,6 +109,35 @@ impl std::fmt::Display for CliError {
             CliError::HttpClient(e) => write!(f, "Cannot set up the HTTP client: {e}"),
             CliError::Runtime(e) => write!(f, "Cannot start: {e}"),
             CliError::Output(e) => write!(f, "Cannot write the output: {e}"),
+            CliError::NoSuchFile { query } => write!(
+                f,
+                "None of your files has the id or name {query:?}. See them with `kinvex files`."
+            ),
+            CliError::AmbiguousName { name, files } => {
+                let listed: Vec<String> = files
+                    .iter()
+                    .map(|(id, date)| format!("{id} (created {date})"))
+                    .collect();
+                write!(
+                    f,
+                    "{} of your files are named {name:?}: {}. Give the id of the one you mean.",
+                    files.len(),
+                    listed.join(", ")
+                )
+            }
+            CliError::DestinationExists { path } => write!(
+                f,
+                "{} already exists; nothing was downloaded. Pass --force to replace it, or -o PATH to write elsewhere.",
+                path.display()
+            ),
+            CliError::NeedsOutput { name } => write!(
+                f,
+                "The file's name {name:?} cannot be used as a file name here; nothing was downloaded. Give one with -o PATH."
+            ),
+            CliError::UploadsFailed { failed, total } => write!(
+                f,
+                "{failed} of {total} files were not uploaded (each one's error is above); the others were. Fix what each error says and upload those again."
+            ),
         }
     }
 }
@@ -144,13 +201,18 @@ mod tests {
         assert!(shown.ends_with("[provider_error]\n"), "{shown}");
 
         let function = CliError::Convex(ConvexError::Function {
-            message: "Uncaught\r\u{9b}31m".into(),
+            function: "files:list\r\u{9b}31m".into(),
+            message: "[Request ID: 1] Server Error\nUncaught\r\u{9b}31m".into(),
             data: None,
         });
-        assert_eq!(
-            reported(&function),
-            "error: Uncaught\\r\\u{9b}31m [function_error]\n"
+        let shown = reported(&function);
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(shown.contains("`files:list\\r\\u{9b}31m`"), "{shown}");
+        assert!(
+            !shown.contains("Request ID"),
+            "the server's text is never shown: {shown}"
         );
+        assert!(shown.ends_with("[function_error]\n"), "{shown}");
     }
 
     #[test]
@@ -177,6 +239,25 @@ mod tests {
             (keychain.code(), keychain.exit()),
             ("keychain_unavailable", Exit::Failure)
         );
+    }
+
+    #[test]
+    fn an_ambiguous_name_lists_each_file_on_one_escaped_line() {
+        let ambiguous = CliError::AmbiguousName {
+            name: "notes\n.txt".into(),
+            files: vec![
+                ("id1".into(), "2024-03-01".into()),
+                ("id2".into(), "2024-03-02".into()),
+            ],
+        };
+        let shown = reported(&ambiguous);
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(
+            shown.contains("2 of your files are named \"notes\\n.txt\": id1 (created 2024-03-01), id2 (created 2024-03-02)"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("[ambiguous_name]\n"), "{shown}");
+        assert_eq!(ambiguous.exit(), Exit::Failure);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod error;
 mod escape;
 mod exit;
 mod human;
+mod log;
 mod setup;
 
 use crate::cmd::Io;
@@ -23,15 +24,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(exit) => return exit.into(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINVEX_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(colours.stderr)
-        .without_time()
-        .init();
+    log::init(colours.stderr);
     let clock = kinvex_clock::system();
     let mut io = Io {
         out: &mut out,

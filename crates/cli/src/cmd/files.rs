@@ -1,5 +1,7 @@
-//! `kinvex files`: the person's files from the backend, newest first, as a table or JSON.
+//! `kinvex files`: the person's files from the backend, newest first or in the `--sort` order,
+//! all of them or those whose name contains the `--search` text, as a table or JSON.
 
+use super::watch::{Watch, separator};
 use super::{Io, write_json};
 use crate::cli::FilesArgs;
 use crate::error::CliError;
@@ -7,50 +9,133 @@ use crate::escape;
 use crate::exit::Exit;
 use crate::human::{date, size};
 use kinvex_auth::Auth;
-use kinvex_convex::data::{FileEntry, FilePage, files};
+use kinvex_convex::data::{FileEntry, FilePage, FileQuery, files_by, page_of};
 use kinvex_convex::{Client, ConvexError};
 use serde_json::{Value, json};
 use std::io::Write;
+use std::sync::Arc;
 
 /// The backend's largest page.
 const PAGE: usize = 200;
 
-pub async fn run(auth: &Auth, args: &FilesArgs, io: &mut Io<'_>) -> Result<Exit, CliError> {
+pub async fn run(auth: &Arc<Auth>, args: &FilesArgs, io: &mut Io<'_>) -> Result<Exit, CliError> {
+    if args.watch {
+        return watch(auth, args, io, super::interrupted()).await;
+    }
     let client = Client::for_auth(auth)?;
-    let (shown, more) = first(args.limit, async |cursor: Option<String>, size: u32| {
-        files(&client, auth, cursor.as_deref(), size).await
-    })
+    let query = query_of(args);
+    let filtered = query.search().is_some();
+    let (shown, more) = first(
+        args.limit,
+        filtered,
+        async |cursor: Option<String>, size: u32| {
+            files_by(&client, auth, &query, cursor.as_deref(), size).await
+        },
+    )
     .await?;
     if args.json {
         write_json(io.out, &to_json(&shown))?;
     } else {
-        table(io.out, &shown, more)?;
+        table(io.out, &shown, more, query.search())?;
     }
     Ok(Exit::Success)
 }
 
-/// Up to `limit` files, page by page, and whether there are more.
+fn query_of(args: &FilesArgs) -> FileQuery {
+    FileQuery {
+        order: args.sort.into(),
+        search: args.search.clone(),
+    }
+}
+
+/// `files --watch`: the first page (up to `--limit`, at most a backend page) each time it
+/// changes, until `stop`. With `--search`, the matches among a whole backend page, up to
+/// `--limit` of them. With `--json`, one `{"files": [...], "isDone": bool}` a line.
+async fn watch(
+    auth: &Arc<Auth>,
+    args: &FilesArgs,
+    io: &mut Io<'_>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<Exit, CliError> {
+    let query = query_of(args);
+    let size = if query.search().is_some() {
+        PAGE
+    } else {
+        args.limit.min(PAGE)
+    };
+    let first_page = query.args(None, size as u32);
+    let mut watch = Watch::start(auth, "files:list", first_page, stop).await?;
+    let clock = auth.clock();
+    while let Some(value) = watch.next(io.err).await? {
+        let mut page = page_of(&value);
+        if page.files.len() > args.limit {
+            page.files.truncate(args.limit);
+            page.is_done = false;
+        }
+        if args.json {
+            let line = json!({ "files": to_json(&page.files), "isDone": page.is_done });
+            writeln!(io.out, "{}", escape::json(&line.to_string()))?;
+        } else {
+            writeln!(io.out, "{}", separator(clock.unix_ms() as i64))?;
+            table(io.out, &page.files, !page.is_done, query.search())?;
+        }
+        io.out.flush()?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Up to `limit` files, page by page, and whether there are more. `filtered` (a search) asks
+/// for whole backend pages: each holds only its matches, so asking for what is missing would
+/// take a round trip per few files.
 async fn first(
     limit: usize,
+    filtered: bool,
     mut page: impl AsyncFnMut(Option<String>, u32) -> Result<FilePage, ConvexError>,
 ) -> Result<(Vec<FileEntry>, bool), ConvexError> {
     let mut shown = Vec::new();
     let mut cursor = None;
-    while shown.len() < limit {
-        let size = (limit - shown.len()).min(PAGE) as u32;
-        let next = page(cursor.take(), size).await?;
+    loop {
+        let size = if filtered {
+            PAGE
+        } else {
+            (limit - shown.len()).min(PAGE)
+        };
+        let next = page(cursor.take(), size as u32).await?;
         shown.extend(next.files);
-        if next.is_done {
+        if shown.len() > limit {
+            shown.truncate(limit);
+            return Ok((shown, true));
+        }
+        if next.is_done || next.cursor.is_none() {
             return Ok((shown, false));
+        }
+        if shown.len() == limit {
+            return Ok((shown, true));
         }
         cursor = next.cursor;
     }
-    Ok((shown, true))
 }
 
-fn table(out: &mut dyn Write, shown: &[FileEntry], more: bool) -> std::io::Result<()> {
-    if shown.is_empty() {
-        return writeln!(out, "You have no files yet.");
+/// The files as a table; `search` is what they were found with, for saying that none were.
+fn table(
+    out: &mut dyn Write,
+    shown: &[FileEntry],
+    more: bool,
+    search: Option<&str>,
+) -> std::io::Result<()> {
+    match (shown.is_empty(), search, more) {
+        (false, ..) => {}
+        (true, None, _) => return writeln!(out, "You have no files yet."),
+        (true, Some(text), false) => {
+            return writeln!(out, "No files match \"{}\".", escape::line(text));
+        }
+        (true, Some(text), true) => {
+            return writeln!(
+                out,
+                "No files match \"{}\" on the first page; without --watch, every file is searched.",
+                escape::line(text)
+            );
+        }
     }
     let names: Vec<String> = shown
         .iter()
@@ -94,12 +179,14 @@ fn table(out: &mut dyn Write, shown: &[FileEntry], more: bool) -> std::io::Resul
             "(first {} shown; use --limit to see more)",
             shown.len()
         )
+    } else if shown.len() == 1 {
+        writeln!(out, "(1 file)")
     } else {
         writeln!(out, "({} files)", shown.len())
     }
 }
 
-/// `files --json`: an array, newest first, of `{id, name, content_type, size, created}`;
+/// `files --json`: an array, in the `--sort` order, of `{id, name, content_type, size, created}`;
 /// `size` in bytes, `created` in milliseconds since the epoch.
 fn to_json(shown: &[FileEntry]) -> Value {
     shown
@@ -130,22 +217,38 @@ mod tests {
         }
     }
 
-    /// A backend holding `total` files, recording the page sizes asked for.
-    async fn listed(total: usize, limit: usize) -> (Vec<FileEntry>, bool, Vec<u32>) {
+    /// A backend holding `total` files, recording the page sizes asked for; with `every`, a
+    /// search that matches every `every`th file.
+    async fn searched(
+        total: usize,
+        limit: usize,
+        every: Option<usize>,
+    ) -> (Vec<FileEntry>, bool, Vec<u32>) {
         let mut asked = Vec::new();
-        let (shown, more) = first(limit, async |cursor: Option<String>, size: u32| {
-            asked.push(size);
-            let start: usize = cursor.map_or(0, |c| c.parse().expect("cursor"));
-            let end = (start + size as usize).min(total);
-            Ok(FilePage {
-                files: (start..end).map(file).collect(),
-                is_done: end == total,
-                cursor: Some(end.to_string()),
-            })
-        })
+        let (shown, more) = first(
+            limit,
+            every.is_some(),
+            async |cursor: Option<String>, size: u32| {
+                asked.push(size);
+                let start: usize = cursor.map_or(0, |c| c.parse().expect("cursor"));
+                let end = (start + size as usize).min(total);
+                Ok(FilePage {
+                    files: (start..end)
+                        .filter(|n| every.is_none_or(|e| n % e == 0))
+                        .map(file)
+                        .collect(),
+                    is_done: end == total,
+                    cursor: Some(end.to_string()),
+                })
+            },
+        )
         .await
         .expect("listed");
         (shown, more, asked)
+    }
+
+    async fn listed(total: usize, limit: usize) -> (Vec<FileEntry>, bool, Vec<u32>) {
+        searched(total, limit, None).await
     }
 
     #[tokio::test]
@@ -162,10 +265,45 @@ mod tests {
         assert_eq!((shown.len(), more), (0, false));
     }
 
+    #[tokio::test]
+    async fn a_search_reads_whole_pages_and_stops_at_the_limit() {
+        // One match in a hundred: whole pages, not a page per missing file.
+        let (shown, more, asked) = searched(1000, 3, Some(100)).await;
+        assert_eq!((shown.len(), more), (3, true));
+        assert_eq!(asked, vec![200, 200]);
+        assert_eq!(shown[2].id, "f200");
+        let (shown, more, asked) = searched(450, 50, Some(100)).await;
+        assert_eq!((shown.len(), more, asked), (5, false, vec![200, 200, 200]));
+        // A page with more matches than the limit is cut to it, and says there are more.
+        let (shown, more, _) = searched(450, 2, Some(1)).await;
+        assert_eq!((shown.len(), more), (2, true));
+        let (shown, more, _) = searched(450, 50, Some(1000)).await;
+        assert_eq!((shown.len(), more), (1, false));
+    }
+
     fn shown(files: &[FileEntry], more: bool) -> String {
+        shown_for(files, more, None)
+    }
+
+    fn shown_for(files: &[FileEntry], more: bool, search: Option<&str>) -> String {
         let mut out = Vec::new();
-        table(&mut out, files, more).expect("written");
+        table(&mut out, files, more, search).expect("written");
         String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_search_that_finds_nothing_says_so() {
+        assert_eq!(
+            shown_for(&[], false, Some("holiday")),
+            "No files match \"holiday\".\n"
+        );
+        assert_eq!(
+            shown_for(&[], false, Some("evil\u{1b}[2J")),
+            "No files match \"evil\\x1b[2J\".\n"
+        );
+        assert!(
+            shown_for(&[], true, Some("x")).contains("without --watch, every file is searched"),
+        );
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //! streams it is handed, so a test reads what it printed; the ones that sign in or read data get
 //! the sign-in core and an async runtime, built here for them alone.
 
+mod bar;
 pub mod completion;
+pub mod doctor;
+pub mod download;
 pub mod files;
 pub mod login;
 pub mod logout;
+mod resolve;
+pub mod rm;
 pub mod status;
+pub mod upload;
+mod watch;
 pub mod whoami;
 
 use crate::cli::Command;
@@ -19,6 +26,7 @@ use kinvex_auth::token_store::Location;
 use kinvex_clock::Clock;
 use serde_json::{Value, json};
 use std::io::Write;
+use std::sync::Arc;
 
 /// Where a command writes: its result to `out`, progress and hints to `err`.
 pub struct Io<'a> {
@@ -36,13 +44,23 @@ pub fn run(command: Command, clock: &dyn Clock, io: &mut Io<'_>) -> Result<Exit,
         Command::Logout(args) => with_auth(async |auth| logout::run(auth, &args, io).await)?,
         Command::Whoami(args) => with_auth(async |auth| whoami::run(auth, &args, io).await)?,
         Command::Files(args) => with_auth(async |auth| files::run(auth, &args, io).await)?,
+        Command::Upload(args) => with_auth(async |auth| upload::run(auth, &args, io).await)?,
+        Command::Download(args) => with_auth(async |auth| download::run(auth, &args, io).await)?,
+        Command::Rm(args) => with_auth(async |auth| rm::run(auth, &args, io).await)?,
+        Command::Doctor(args) => with_auth(async |auth| {
+            let inputs = kinvex_doctor::Inputs::new(auth);
+            doctor::run(inputs, &args, doctor::Marks::detect(), io).await
+        })?,
     };
     io.out.flush()?;
     Ok(exit)
 }
 
-fn with_auth(command: impl AsyncFnOnce(&Auth) -> Result<Exit, CliError>) -> Result<Exit, CliError> {
-    let auth = setup::auth()?;
+/// Shared, because a `--watch` command's live connection keeps the session for its lifetime.
+fn with_auth(
+    command: impl AsyncFnOnce(&Arc<Auth>) -> Result<Exit, CliError>,
+) -> Result<Exit, CliError> {
+    let auth = Arc::new(setup::auth()?);
     on_runtime(async {
         let result = command(&auth).await;
         // A session renewed during the command is written to the keychain before exiting
@@ -117,6 +135,7 @@ pub mod testing {
             email: Some("demo@kinvex.dev".into()),
             name: Some("Dana Demo".into()),
             organization: None,
+            id_token_on_refresh: None,
         }
     }
 
