@@ -8,7 +8,16 @@ fn main() {
         "cancel_sign_in",
         "sign_out",
         "profile",
-        "files",
+        "watch_files",
+        "unwatch_files",
+        "connection",
+        "reconnect",
+        "diagnose",
+        "upload",
+        "open_file",
+        "save_file_as",
+        "delete_file",
+        "cancel_transfer",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed: check tauri.conf.json and capabilities/");

@@ -1,12 +1,18 @@
 // The window's screens and what moves between them. It talks to Rust only through ipc.js and
-// never sees a token. Every value from the backend is put on the page with textContent, never
-// as HTML.
+// never sees a token; the profile, the files and the connection's state arrive live as events.
+// Every value from the backend is put on the page with textContent, never as HTML.
 
 import * as ipc from "./ipc.js";
+import { ConfirmDelete } from "./confirm-delete.js";
+import { ConnectionIndicator } from "./connection.js";
+import { Diagnostics } from "./diagnostics.js";
 import { errorMessage, isCancelled, remedy } from "./errors.js";
 import { FileList } from "./file-list.js";
-import { formatDate, initials, orDash, profileName, secondsLeft, sessionLabel, timeLeft } from "./format.js";
+import { FileQueryControls } from "./file-query.js";
+import { secondsLeft, sessionLabel, timeLeft } from "./format.js";
+import { ProfileCard } from "./profile-card.js";
 import { MARKS, mark, markPainted } from "./timing.js";
+import { TransfersPanel } from "./transfers.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +23,8 @@ const view = {
   /** Settles when the profile request of the current load has been handled. */
   profileShown: Promise.resolve(),
   profileFilled: false,
+  /** What the banner's error offers, so the connection coming back can clear a stale one. */
+  bannerRemedy: null,
 };
 
 const files = new FileList(
@@ -28,10 +36,94 @@ const files = new FileList(
     count: $("files-count"),
   },
   {
-    loadPage: ipc.files,
+    loadPage: ipc.watchFiles,
+    releasePages: (before) => ipc.unwatchFiles(before).catch(() => {}),
     onError: reportError,
     onScreen: () => view.screen === "signed-in",
+    actions: {
+      open: (file) => fileActions.open(file),
+      saveAs: (file) => fileActions.saveAs(file),
+      remove: (file) => fileActions.remove(file),
+    },
   },
+);
+
+// Sorting or searching starts the list over in the new order (see FileList.setQuery).
+const fileQuery = new FileQueryControls(
+  { sort: $("files-sort"), search: $("files-search") },
+  { onChange: (query) => files.setQuery(query) },
+);
+
+const transfers = new TransfersPanel(
+  { panel: $("transfers"), list: $("transfers-list"), announce: $("transfer-announce") },
+  { cancel: (id) => ipc.cancelTransfer(id).catch(reportError) },
+);
+
+const confirmDelete = new ConfirmDelete({
+  dialog: $("confirm-delete"),
+  name: $("confirm-delete-name"),
+  confirm: $("confirm-delete-ok"),
+  cancel: $("confirm-delete-cancel"),
+});
+
+/** What a file's row offers; Rust does the work, given only the file's id. */
+const fileActions = {
+  open: (file) => ipc.openFile(file.id).catch(reportError),
+  saveAs: (file) => ipc.saveFileAs(file.id).catch(reportError),
+  remove: async (file) => {
+    if (!(await confirmDelete.ask(file.name))) return;
+    try {
+      await ipc.deleteFile(file.id);
+      // The live list drops the row by itself; the live region says it happened.
+      $("transfer-announce").textContent = `Deleted ${file.name}.`;
+    } catch (error) {
+      reportError(error);
+    }
+  },
+};
+
+/** Files dragged over the window: the card shows it would take them (Rust receives the drop). */
+function showDropping(dragging) {
+  const droppable = dragging && view.screen === "signed-in";
+  $("files-card").dataset.dropping = String(droppable);
+  $("drop-hint").hidden = !droppable;
+}
+
+const profile = new ProfileCard(
+  {
+    name: $("profile-name"),
+    email: $("profile-email"),
+    phone: $("profile-phone"),
+    id: $("profile-id"),
+    org: $("profile-org"),
+    since: $("profile-since"),
+    avatar: $("avatar"),
+  },
+  { onError: reportError, onFilled: profileFilled },
+);
+
+const connection = new ConnectionIndicator(
+  {
+    status: $("connection"),
+    text: $("connection-text"),
+    reconnect: $("reconnect"),
+    signIn: $("connection-sign-in"),
+  },
+  { reconnect, signIn: () => signIn(false) },
+);
+
+const diagnostics = new Diagnostics(
+  {
+    dialog: $("diagnostics"),
+    heading: $("diagnostics-title"),
+    overall: $("diagnostics-overall"),
+    checks: $("diagnostics-checks"),
+    notice: $("diagnostics-notice"),
+    again: $("diagnostics-again"),
+    copy: $("diagnostics-copy"),
+    close: $("diagnostics-close"),
+  },
+  { diagnose: ipc.diagnose },
 );
 
 function show(screen) {
@@ -59,6 +151,7 @@ function banner(message, action) {
 
 function hideBanner() {
   $("banner").hidden = true;
+  view.bannerRemedy = null;
 }
 
 /** The banner's button for an error, if something can fix it. */
@@ -75,6 +168,24 @@ function fixFor(error) {
 
 function reportError(error) {
   banner(errorMessage(error), fixFor(error));
+  view.bannerRemedy = remedy(error);
+}
+
+/** Shows a connection state; back to live, an error that only needed the backend goes away. */
+async function showConnection(showing) {
+  const was = connection.state;
+  await showing;
+  if (connection.state === "live" && was !== "live" && view.bannerRemedy === "retry") hideBanner();
+}
+
+/** Opens a new socket now (offline only) and watches the list again on it. */
+async function reconnect() {
+  try {
+    await ipc.reconnect();
+    await loadSignedIn(true);
+  } catch (error) {
+    reportError(error);
+  }
 }
 
 // ---- session routing ----
@@ -103,6 +214,9 @@ function route(session) {
       break;
     case "signed_out":
       view.loadedFor = null;
+      // The next person starts from newest first, with no search of the last one's.
+      fileQuery.reset();
+      connection.show(null);
       if (view.screen !== "signing-in") show("signed-out");
       break;
     default:
@@ -150,9 +264,9 @@ async function loadSignedIn(force) {
   if (!force && view.loadedFor === session) return;
   view.loadedFor = session;
   hideBanner();
-  const profile = loadProfile();
-  view.profileShown = profile;
-  await Promise.all([profile, files.reload()]);
+  const shown = loadProfile();
+  view.profileShown = shown;
+  await Promise.all([shown, files.reload(fileQuery.query)]);
 }
 
 function delay(ms) {
@@ -167,22 +281,20 @@ function reveal() {
   files.markShown();
 }
 
-async function loadProfile() {
-  try {
-    const profile = await ipc.profile();
-    mark(MARKS.profileData);
-    $("profile-name").textContent = profileName(profile);
-    $("profile-email").textContent = orDash(profile.email);
-    $("profile-phone").textContent = orDash(profile.phone);
-    $("profile-id").textContent = profile.kinde_id;
-    $("profile-org").textContent = orDash(profile.organization);
-    $("profile-since").textContent = formatDate(profile.member_since);
-    $("avatar").textContent = initials(profile.name, profile.email);
-    view.profileFilled = true;
-    if (view.screen === "signed-in") markPainted(MARKS.profileRendered);
-  } catch (error) {
-    reportError(error);
-  }
+function loadProfile() {
+  return profile.load(
+    ipc.profile().then((answer) => {
+      mark(MARKS.profileData);
+      return answer;
+    }),
+  );
+}
+
+/** Marks the profile's first painting on the signed-in screen. */
+function profileFilled() {
+  if (view.profileFilled) return;
+  view.profileFilled = true;
+  if (view.screen === "signed-in") markPainted(MARKS.profileRendered);
 }
 
 // ---- start ----
@@ -191,6 +303,7 @@ async function boot() {
   mark(MARKS.boot);
   if (!ipc.inDesktop()) {
     $("app-version").textContent = "Preview outside the desktop app";
+    $("open-diagnostics").hidden = true;
     show("signed-out");
     return;
   }
@@ -209,6 +322,11 @@ async function boot() {
   }
 
   await ipc.onSession(route);
+  await ipc.onConnection((state) => showConnection(connection.live(state)));
+  await ipc.onProfile((update) => profile.live(update));
+  await ipc.onFilePage((change) => files.update(change));
+  await ipc.onTransfer((update) => transfers.update(update));
+  await ipc.onDragging(showDropping);
   await ipc.onSignInWaiting((waiting) => {
     $("waiting-url").value = waiting.url;
     startCountdown(waiting.seconds);
@@ -218,6 +336,7 @@ async function boot() {
     const session = await ipc.session();
     mark(MARKS.sessionKnown);
     route(session);
+    await showConnection(connection.load(ipc.connection()));
   } catch (error) {
     show("signed-out");
     reportError(error);
@@ -234,7 +353,6 @@ $("sign-out").addEventListener("click", async () => {
     reportError(error);
   }
 });
-$("refresh-files").addEventListener("click", () => loadSignedIn(true));
 $("banner-close").addEventListener("click", hideBanner);
 $("copy-url").addEventListener("click", () => {
   const input = $("waiting-url");
@@ -242,8 +360,13 @@ $("copy-url").addEventListener("click", () => {
   const copied = navigator.clipboard?.writeText(input.value);
   if (!copied) document.execCommand("copy");
 });
+$("open-diagnostics").addEventListener("click", () => diagnostics.open());
+$("upload").addEventListener("click", () => ipc.upload().catch(reportError));
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && view.screen === "signing-in") ipc.cancelSignIn();
+  // Over a sign-in, Escape closes the Diagnostics view and leaves the sign-in waiting.
+  if (event.key === "Escape" && view.screen === "signing-in" && !diagnostics.isOpen && !confirmDelete.isOpen) {
+    ipc.cancelSignIn();
+  }
 });
 
 boot();

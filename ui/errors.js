@@ -2,7 +2,15 @@
 // AuthError and ConvexError in crates/auth and crates/convex (ui/test/errors.test.js checks
 // they are still there), passed on by the desktop shell's CommandError.
 
-const RETRY = new Set(["backend_unreachable", "backend_error", "offline", "provider_unreachable", "provider_unavailable"]);
+// `convex_rejects_token`: the deployment still has the provider's old keys cached; later works.
+const RETRY = new Set([
+  "backend_unreachable",
+  "backend_error",
+  "offline",
+  "provider_unreachable",
+  "provider_unavailable",
+  "convex_rejects_token",
+]);
 const SIGN_IN = new Set(["session_ended", "not_signed_in", "sign_in_again", "unauthenticated"]);
 
 /** `"retry"` when trying again may work, `"sign-in"` when only a new sign-in will, else null. */

@@ -10,12 +10,35 @@ export const COMMANDS = Object.freeze({
   cancelSignIn: "cancel_sign_in",
   signOut: "sign_out",
   profile: "profile",
-  files: "files",
+  watchFiles: "watch_files",
+  unwatchFiles: "unwatch_files",
+  connection: "connection",
+  reconnect: "reconnect",
+  diagnose: "diagnose",
+  upload: "upload",
+  openFile: "open_file",
+  saveFileAs: "save_file_as",
+  deleteFile: "delete_file",
+  cancelTransfer: "cancel_transfer",
 });
 
 export const EVENTS = Object.freeze({
   session: "session",
   signInWaiting: "sign-in-waiting",
+  connection: "connection",
+  profile: "profile",
+  filePage: "file-page",
+  transfer: "transfer",
+});
+
+/**
+ * Tauri's own events while files are dragged over the window. Rust takes the dropped files
+ * itself (the window's drag-drop event); the page only shows that it would take them.
+ */
+export const DRAG_EVENTS = Object.freeze({
+  enter: "tauri://drag-enter",
+  leave: "tauri://drag-leave",
+  drop: "tauri://drag-drop",
 });
 
 /** Looked up on each call, not at load, so the page also opens outside the app (a preview). */
@@ -36,10 +59,52 @@ export const signIn = (register) => invoke(COMMANDS.signIn, { register });
 export const cancelSignIn = () => invoke(COMMANDS.cancelSignIn);
 export const signOut = () => invoke(COMMANDS.signOut);
 export const profile = () => invoke(COMMANDS.profile);
-/** The page of files after `cursor` (null: the first). Tauri hands `pageSize` to `page_size`. */
-export const files = (cursor, pageSize) => invoke(COMMANDS.files, { cursor, pageSize });
+/**
+ * Page number `page` of the files from `cursor` (null: the first) in `files:list`'s `order`,
+ * filtered by `search` (null: none), as it is now; `file-page` events carry its changes until it
+ * is let go. Tauri hands `pageSize` to `page_size`.
+ */
+export const watchFiles = (page, cursor, pageSize, { order = null, search = "" } = {}) =>
+  invoke(COMMANDS.watchFiles, { page, cursor, pageSize, order, search: search || null });
+/** Stops watching the pages numbered below `before`. */
+export const unwatchFiles = (before) => invoke(COMMANDS.unwatchFiles, { before });
+/** The live socket's state (`{state, …}`), or null when no one is signed in. */
+export const connection = () => invoke(COMMANDS.connection);
+/** Opens a new live socket now (the Reconnect button); the pages must be watched again. */
+export const reconnect = () => invoke(COMMANDS.reconnect);
+
+/** Every check `kinvex doctor` runs: `{report: {ok, checks}, text}`, `text` the copyable report. */
+export const diagnose = () => invoke(COMMANDS.diagnose);
+
+/** Opens the file picker (in Rust) and uploads what is picked: the transfers' ids. */
+export const upload = () => invoke(COMMANDS.upload);
+/** Downloads file `id` into the private cache and opens it with the default application. */
+export const openFile = (id) => invoke(COMMANDS.openFile, { id });
+/** Asks where to save file `id` (in Rust) and downloads it there; null when not chosen. */
+export const saveFileAs = (id) => invoke(COMMANDS.saveFileAs, { id });
+/** Deletes file `id`; the live list then drops its row. */
+export const deleteFile = (id) => invoke(COMMANDS.deleteFile, { id });
+/** Stops transfer `id`: false when it had already ended or is being saved. */
+export const cancelTransfer = (id) => invoke(COMMANDS.cancelTransfer, { id });
 
 /** Calls `handler` with each new session state; resolves once listening. */
 export const onSession = (handler) => listen(EVENTS.session, handler);
 /** Calls `handler` with `{url, seconds}` when a sign-in waits for the browser. */
 export const onSignInWaiting = (handler) => listen(EVENTS.signInWaiting, handler);
+/** Calls `handler` with each new connection state: `{state: "live"}`, `{state: "offline", since_ms}`, … */
+export const onConnection = (handler) => listen(EVENTS.connection, handler);
+/** Calls `handler` with the profile whenever it changes (or `{error}` when it could not be read). */
+export const onProfile = (handler) => listen(EVENTS.profile, handler);
+/** Calls `handler` with `{page, files, cursor, is_done}` (or `{page, error}`) when a watched page changes. */
+export const onFilePage = (handler) => listen(EVENTS.filePage, handler);
+/**
+ * Calls `handler` with `{id, kind, name, done, total, bytesPerSecond, secondsLeft, state, fromCache, error?}`
+ * as a transfer starts, moves on and ends.
+ */
+export const onTransfer = (handler) => listen(EVENTS.transfer, handler);
+/** Calls `dragging(true)` while files are dragged over the window, `dragging(false)` after. */
+export async function onDragging(dragging) {
+  await listen(DRAG_EVENTS.enter, () => dragging(true));
+  await listen(DRAG_EVENTS.leave, () => dragging(false));
+  await listen(DRAG_EVENTS.drop, () => dragging(false));
+}

@@ -1,8 +1,10 @@
 //! Commands the web view may invoke: each a one-line adapter over a [`Desktop`] method. None
 //! returns a token; errors arrive as `{code, message}`.
 
+use crate::live::FileQuery;
 use crate::state::Desktop;
-use crate::view::{AppInfo, CommandError, FilePage, Profile, SessionView};
+use crate::transfers::Transfers;
+use crate::view::{AppInfo, CommandError, Connection, Diagnosis, FilePage, Profile, SessionView};
 use tauri::{AppHandle, Runtime, State};
 
 #[tauri::command]
@@ -41,11 +43,94 @@ pub async fn profile(desktop: State<'_, Desktop>) -> Result<Profile, CommandErro
     Ok(desktop.profile().await?)
 }
 
+/// Page `page` of the files from `cursor` in `order`, filtered by `search` (`files:list`'s
+/// arguments), as it is now; `file-page` events carry its changes.
 #[tauri::command]
-pub async fn files(
+pub async fn watch_files<R: Runtime>(
+    app: AppHandle<R>,
     desktop: State<'_, Desktop>,
+    page: u64,
     cursor: Option<String>,
     page_size: u32,
+    order: Option<String>,
+    search: Option<String>,
 ) -> Result<FilePage, CommandError> {
-    Ok(desktop.files(cursor.as_deref(), page_size).await?)
+    let query = FileQuery { order, search };
+    Ok(desktop
+        .watch_files(&app, page, cursor, page_size, query)
+        .await?)
+}
+
+/// Stops the `file-page` events of the pages numbered below `before`.
+#[tauri::command]
+pub async fn unwatch_files(desktop: State<'_, Desktop>, before: u64) -> Result<(), CommandError> {
+    desktop.unwatch_files(before).await;
+    Ok(())
+}
+
+/// The live socket's state (null when signed out); `connection` events carry its changes.
+#[tauri::command]
+pub async fn connection(desktop: State<'_, Desktop>) -> Result<Option<Connection>, CommandError> {
+    Ok(desktop.connection().await)
+}
+
+/// Connects again now, while offline.
+#[tauri::command]
+pub async fn reconnect<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+) -> Result<(), CommandError> {
+    Ok(desktop.reconnect(&app).await?)
+}
+
+/// The Diagnostics view's report: every check `kinvex doctor` runs, and its text to copy.
+#[tauri::command]
+pub async fn diagnose(desktop: State<'_, Desktop>) -> Result<Diagnosis, CommandError> {
+    Ok(desktop.diagnose().await?)
+}
+
+/// Opens the file picker and uploads each file picked; `transfer` events carry their progress.
+#[tauri::command]
+pub async fn upload<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    transfers: State<'_, Transfers>,
+) -> Result<Vec<u64>, CommandError> {
+    Ok(desktop.upload(&app, &transfers).await?)
+}
+
+/// Downloads the file `id` into the private cache and opens it with the default application.
+#[tauri::command]
+pub async fn open_file(
+    desktop: State<'_, Desktop>,
+    transfers: State<'_, Transfers>,
+    id: String,
+) -> Result<u64, CommandError> {
+    Ok(desktop.open_file(&transfers, &id).await?)
+}
+
+/// Asks where to save the file `id` and downloads it there; null when the person closes the dialog.
+#[tauri::command]
+pub async fn save_file_as<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    transfers: State<'_, Transfers>,
+    id: String,
+) -> Result<Option<u64>, CommandError> {
+    Ok(desktop.save_file_as(&app, &transfers, &id).await?)
+}
+
+/// Deletes the file `id` (the window asked the person first).
+#[tauri::command]
+pub async fn delete_file(desktop: State<'_, Desktop>, id: String) -> Result<(), CommandError> {
+    Ok(desktop.delete_file(&id).await?)
+}
+
+/// Stops the transfer `id`; false when it had already ended or is being saved.
+#[tauri::command]
+pub async fn cancel_transfer(
+    transfers: State<'_, Transfers>,
+    id: u64,
+) -> Result<bool, CommandError> {
+    Ok(transfers.cancel(id).await)
 }

@@ -6,6 +6,7 @@ use kinvex_auth::config::ConfigError;
 use kinvex_auth::http::HttpError;
 use kinvex_convex::ConvexError;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Why the session and the Convex client could not be set up. Kept for the app's lifetime and
@@ -25,6 +26,18 @@ pub enum DesktopError {
     Setup(SetupError),
     Auth(AuthError),
     Convex(ConvexError),
+    /// The window let go of the page (it started its list over) before the page arrived.
+    Released,
+    /// The private folder opened files are downloaded into could not be made or kept private.
+    Cache {
+        path: PathBuf,
+        detail: String,
+    },
+    /// The downloaded file could not be handed to the default application.
+    Open {
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl DesktopError {
@@ -36,6 +49,9 @@ impl DesktopError {
             DesktopError::Setup(SetupError::Interrupted) => "setup_interrupted",
             DesktopError::Auth(e) => e.code(),
             DesktopError::Convex(e) => e.code(),
+            DesktopError::Released => "released",
+            DesktopError::Cache { .. } => "cache_failed",
+            DesktopError::Open { .. } => "open_failed",
         }
     }
 }
@@ -57,8 +73,41 @@ impl fmt::Display for DesktopError {
         match self {
             DesktopError::Setup(e) => e.fmt(f),
             DesktopError::Auth(e) => e.fmt(f),
+            DesktopError::Convex(ConvexError::NotAFile { path, kind }) => not_a_file(f, path, kind),
             DesktopError::Convex(e) => e.fmt(f),
+            DesktopError::Released => f.write_str(
+                "The list was started over before this page arrived; the new list loads instead.",
+            ),
+            DesktopError::Cache { path, detail } => write!(
+                f,
+                "Could not prepare the folder opened files are kept in ({}: {detail}). Check that your cache folder is writable, or use Save as… instead.",
+                path.display()
+            ),
+            DesktopError::Open { path, detail } => write!(
+                f,
+                "The file is at {} but could not be opened ({detail}). Check that an application is set to open files of this type, or use Save as… instead.",
+                path.display()
+            ),
         }
+    }
+}
+
+/// A folder (or pipe, socket, device) picked or dropped to upload, in the window's words: it
+/// names what was chosen and what to choose instead, not a path to type.
+fn not_a_file(f: &mut fmt::Formatter<'_>, path: &Path, kind: &str) -> fmt::Result {
+    let name = path
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
+    if kind == "a folder" {
+        write!(
+            f,
+            "{name} is a folder, not a file; nothing was uploaded. To upload what is in it, open it and choose its files."
+        )
+    } else {
+        write!(
+            f,
+            "{name} is {kind}, not a file; nothing was uploaded. Choose a file instead."
+        )
     }
 }
 
@@ -78,6 +127,7 @@ impl std::error::Error for DesktopError {
             DesktopError::Setup(e) => Some(e),
             DesktopError::Auth(e) => Some(e),
             DesktopError::Convex(e) => Some(e),
+            DesktopError::Released | DesktopError::Cache { .. } | DesktopError::Open { .. } => None,
         }
     }
 }
@@ -132,6 +182,24 @@ mod tests {
                 ConvexError::Auth(AuthError::NotSignedIn).into(),
                 "not_signed_in",
                 "You are not signed in. Sign in first.",
+            ),
+            (
+                ConvexError::NotAFile {
+                    path: "/home/dana/Pictures/Photos".into(),
+                    kind: "a folder",
+                }
+                .into(),
+                "not_a_file",
+                "Photos is a folder, not a file; nothing was uploaded. To upload what is in it, open it and choose its files.",
+            ),
+            (
+                ConvexError::NotAFile {
+                    path: "/tmp/queue".into(),
+                    kind: "a pipe",
+                }
+                .into(),
+                "not_a_file",
+                "queue is a pipe, not a file; nothing was uploaded. Choose a file instead.",
             ),
         ];
         for (error, code, message) in cases {

@@ -5,14 +5,19 @@
 
 mod commands;
 mod error;
+mod live;
+mod os;
+mod shown;
 mod state;
+mod transfers;
 mod view;
 mod window;
 
 use kinvex_auth::Auth;
 use state::Desktop;
 use std::sync::Arc;
-use tauri::{Builder, Emitter, Manager, Runtime};
+use tauri::{Builder, DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
+use transfers::Transfers;
 
 /// Starts the app and blocks until its last window closes.
 pub fn run() -> Result<(), tauri::Error> {
@@ -21,9 +26,14 @@ pub fn run() -> Result<(), tauri::Error> {
             // A second launch brings the running window forward instead of opening another.
             window::bring_to_front(app);
         }));
-    with_commands(builder.plugin(tauri_plugin_deep_link::init()))
+    let builder = builder
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init());
+    with_commands(builder)
         .manage(Desktop::from_system())
         .setup(|app| {
+            app.manage(transfers_of(app.handle())?);
             let app = app.handle().clone();
             app.state::<Desktop>().prefetch_profile(app.clone());
             tauri::async_runtime::spawn(async move {
@@ -79,27 +89,73 @@ fn route_scheme_redirects<R: Runtime>(app: &tauri::AppHandle<R>, auth: Arc<Auth>
     });
 }
 
-/// Everything the app registers on a builder, shared by `run` and the mock-runtime tests.
+/// The app's transfers: reported as `transfer` events, opened files cached privately under the
+/// app's cache folder.
+fn transfers_of<R: Runtime>(app: &tauri::AppHandle<R>) -> Result<Transfers, tauri::Error> {
+    let cache = app.path().app_cache_dir()?.join("opened");
+    let (emitter, opener) = (app.clone(), app.clone());
+    Ok(Transfers::new(
+        Arc::new(move |update| {
+            let _ = emitter.emit(view::TRANSFER_EVENT, update);
+        }),
+        Arc::new(move |path| os::open(&opener, path)),
+        kinvex_clock::system(),
+        cache,
+    ))
+}
+
+/// Files dropped onto the window are uploaded, each as its own transfer; a folder among them
+/// fails on its own (`not_a_file`). The paths come from the OS to Rust, not through the web view.
+fn upload_dropped_files<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
+    let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event else {
+        return;
+    };
+    let (app, paths) = (window.app_handle().clone(), paths.clone());
+    tauri::async_runtime::spawn(async move {
+        let (desktop, transfers) = (app.state::<Desktop>(), app.state::<Transfers>());
+        if let Err(e) = desktop.upload_dropped(&transfers, paths).await {
+            eprintln!("kinvex: could not upload the dropped files: {e}");
+        }
+    });
+}
+
+/// Everything the app registers on a builder, shared by `run` and the mock-runtime tests: the
+/// commands and the handler of files dropped onto the window.
 fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
-        commands::app_info,
-        commands::session,
-        commands::sign_in,
-        commands::cancel_sign_in,
-        commands::sign_out,
-        commands::profile,
-        commands::files,
-    ])
+    builder
+        .on_window_event(upload_dropped_files)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::session,
+            commands::sign_in,
+            commands::cancel_sign_in,
+            commands::sign_out,
+            commands::profile,
+            commands::watch_files,
+            commands::unwatch_files,
+            commands::connection,
+            commands::reconnect,
+            commands::diagnose,
+            commands::upload,
+            commands::open_file,
+            commands::save_file_as,
+            commands::delete_file,
+            commands::cancel_transfer,
+        ])
 }
 
 /// Emits `session` whenever the session changes (signed in, out, offline), so the window
-/// reacts to events rather than polling.
+/// reacts to events rather than polling, and starts or closes the live socket to match.
 fn forward_session_changes<R: Runtime>(app: tauri::AppHandle<R>, auth: &Auth) {
     let mut changes = auth.watch();
     tauri::async_runtime::spawn(async move {
+        // The session may have been restored before this task started watching.
+        let current = changes.borrow_and_update().clone();
+        app.state::<Desktop>().follow_session(&app, &current).await;
         while changes.changed().await.is_ok() {
-            let session = view::SessionView::from(&*changes.borrow_and_update());
-            let _ = app.emit(view::SESSION_EVENT, session);
+            let state = changes.borrow_and_update().clone();
+            let _ = app.emit(view::SESSION_EVENT, view::SessionView::from(&state));
+            app.state::<Desktop>().follow_session(&app, &state).await;
         }
     });
 }
@@ -213,13 +269,102 @@ mod tests {
             ("sign_out", serde_json::json!({})),
             ("profile", serde_json::json!({})),
             (
-                "files",
-                serde_json::json!({ "cursor": null, "pageSize": 10 }),
+                "watch_files",
+                serde_json::json!({ "page": 0, "cursor": null, "pageSize": 10 }),
             ),
+            ("reconnect", serde_json::json!({})),
+            ("diagnose", serde_json::json!({})),
         ] {
             let error = invoke(&window, cmd, args).expect_err("fails without settings");
             assert_eq!(error, expected, "{cmd}");
         }
+    }
+
+    /// Dropped files reach the local stack through the handler `with_commands` registers. The
+    /// mock runtime never delivers a window event (its windows keep no listeners; a native GTK
+    /// drop cannot be synthesized either), so the test hands the drop to that handler as the
+    /// runtime would, and watches the `transfer` events the window would get.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn files_dropped_onto_the_window_are_uploaded_and_a_dropped_folder_is_refused() {
+        use kinvex_auth::SignInOptions;
+        use kinvex_auth::token_store::PlaintextFile;
+        use kinvex_test_kit::browser::{HeadlessBrowser, sign_in_as};
+        use kinvex_test_kit::env::Settings;
+        use kinvex_test_kit::stack::{self, TokenFile};
+        use tauri::Listener;
+
+        let stack = stack::start(None).await;
+        let tokens = TokenFile::new("dropped");
+        let auth = stack::auth(
+            Settings::for_stack(&stack).config(),
+            Box::new(PlaintextFile::new(tokens.to_path_buf())),
+            Arc::new(HeadlessBrowser::new(sign_in_as(&stack.accounts[0]))),
+        );
+        stack::sign_in(&auth, &SignInOptions::default()).await;
+        let auth = Arc::new(auth);
+        let app = with_commands(mock_builder())
+            .manage(Desktop::with_auth(auth.clone()))
+            .build(tauri::generate_context!())
+            .expect("mock app builds");
+        // `run`'s setup does this; a mock app is never run.
+        app.manage(transfers_of(app.handle()).expect("a cache folder"));
+        let window = tauri::WebviewWindowBuilder::new(&app, window::MAIN, Default::default())
+            .build()
+            .expect("mock window builds");
+        let (send, mut updates) = tokio::sync::mpsc::unbounded_channel();
+        app.listen(view::TRANSFER_EVENT, move |event| {
+            let update: serde_json::Value =
+                serde_json::from_str(event.payload()).expect("a JSON update");
+            let _ = send.send(update);
+        });
+        let dropped = tempfile::tempdir().expect("temp dir");
+        let file = dropped.path().join("Dropped notes.txt");
+        std::fs::write(&file, "from the desktop\n").expect("write");
+        let folder = dropped.path().join("Photos");
+        std::fs::create_dir(&folder).expect("folder");
+        let blobs = stack.state.store.storage().count().expect("count");
+
+        upload_dropped_files(
+            &window.as_ref().window(),
+            &WindowEvent::DragDrop(DragDropEvent::Drop {
+                paths: vec![file, folder],
+                position: Default::default(),
+            }),
+        );
+        let mut ended = std::collections::HashMap::new();
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while ended.len() < 2 {
+                let update = updates.recv().await.expect("the app is listening");
+                if update["state"] != "running" {
+                    ended.insert(update["name"].as_str().expect("a name").to_string(), update);
+                }
+            }
+        })
+        .await
+        .expect("both transfers ended in time");
+
+        let uploaded = &ended["Dropped notes.txt"];
+        assert_eq!(
+            (&uploaded["kind"], &uploaded["state"], &uploaded["done"]),
+            (&"upload".into(), &"done".into(), &17.into()),
+            "{uploaded}"
+        );
+        let refused = &ended["Photos"];
+        assert_eq!(refused["state"], "failed", "{refused}");
+        assert_eq!(refused["error"]["code"], "not_a_file", "{refused}");
+        assert_eq!(
+            stack.state.store.storage().count().expect("count"),
+            blobs + 1,
+            "the file's bytes, and only its, are stored"
+        );
+        let client = kinvex_convex::Client::for_auth(&auth).expect("client");
+        let listed = kinvex_convex::data::files(&client, &auth, None, 100)
+            .await
+            .expect("files")
+            .files;
+        let names: Vec<&str> = listed.iter().map(|f| f.name.as_str()).collect();
+        assert!(names.contains(&"Dropped notes.txt"), "{names:?}");
+        assert!(!names.contains(&"Photos"), "{names:?}");
     }
 
     #[test]

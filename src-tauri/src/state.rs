@@ -1,16 +1,21 @@
-//! The app's state, shared by the window's commands: the sign-in session and the Convex client,
-//! or why the app could not set them up. What each command does is a method here, over the
-//! library crates.
+//! The app's state, shared by the window's commands: the sign-in session, the Convex client and
+//! the signed-in person's live socket, or why the app could not set them up. What each command
+//! does is a method here, over the library crates.
 
 use crate::error::{DesktopError, SetupError};
-use crate::view::{AppInfo, FilePage, Profile, SessionView, SignInWaiting};
+use crate::live::{FileQuery, LiveSession};
+use crate::os;
+use crate::shown::Shown;
+use crate::transfers::Transfers;
+use crate::view::{AppInfo, Connection, Diagnosis, FilePage, Profile, SessionView, SignInWaiting};
 use crate::{view, window};
 use kinvex_auth::browser::SystemBrowser;
 use kinvex_auth::config::ConfigError;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::session::SIGN_IN_TIMEOUT;
-use kinvex_auth::{Auth, Config, SessionState, SignInOptions, default_store};
-use kinvex_convex::data;
+use kinvex_auth::{Auth, AuthError, Config, SessionState, SignInOptions, default_store};
+use kinvex_convex::data::{self, FileEntry};
+use kinvex_convex::storage::Storage;
 use kinvex_convex::{Client, ConvexError};
 use std::sync::{Arc, Mutex};
 use tauri::{AppHandle, Emitter, Manager, PackageInfo, Runtime};
@@ -19,10 +24,11 @@ use tokio::sync::oneshot;
 /// Pages larger than this are cut down: a page is one IPC message.
 const MAX_PAGE_SIZE: u32 = 1000;
 
-/// The session and the Convex client (absent without `CONVEX_URL`), once built.
+/// The session and the Convex client and file storage (absent without `CONVEX_URL`), once built.
 struct Ready {
     auth: Arc<Auth>,
     client: Option<Client>,
+    storage: Option<Storage>,
 }
 
 pub struct Desktop {
@@ -33,6 +39,11 @@ pub struct Desktop {
     cancel: Mutex<Option<oneshot::Sender<()>>>,
     /// The profile fetched while the window loads (see [`Desktop::prefetch_profile`]).
     early_profile: Mutex<Option<EarlyProfile>>,
+    /// The signed-in person's live socket: started when a session is restored or signed in,
+    /// closed when it ends.
+    live: tokio::sync::Mutex<Option<Arc<LiveSession>>>,
+    /// The files the window was shown, which Open, Save as… and Delete name by id.
+    shown: Arc<Shown>,
 }
 
 type EarlyProfile = tauri::async_runtime::JoinHandle<Option<Result<Profile, ConvexError>>>;
@@ -49,7 +60,23 @@ impl Desktop {
             setup: tokio::sync::OnceCell::new(),
             cancel: Mutex::new(None),
             early_profile: Mutex::new(None),
+            live: tokio::sync::Mutex::new(None),
+            shown: Arc::new(Shown::default()),
         }
+    }
+
+    /// A desktop over a session set up elsewhere: a test's, signed in to the local stack
+    /// through a browser of its own.
+    #[cfg(test)]
+    pub fn with_auth(auth: Arc<Auth>) -> Desktop {
+        let desktop = Desktop::from_config(Ok(auth.config.clone()));
+        let ready = Ready {
+            client: Client::for_auth(&auth).ok(),
+            storage: Storage::for_auth(&auth).ok(),
+            auth,
+        };
+        let _ = desktop.setup.set(Ok(ready));
+        desktop
     }
 
     async fn ready(&self) -> Result<&Ready, SetupError> {
@@ -72,6 +99,12 @@ impl Desktop {
 
     pub async fn auth(&self) -> Result<&Arc<Auth>, DesktopError> {
         Ok(&self.ready().await?.auth)
+    }
+
+    async fn storage(&self) -> Result<(&Arc<Auth>, &Storage), DesktopError> {
+        let ready = self.ready().await?;
+        let storage = ready.storage.as_ref().ok_or(ConvexError::NotConfigured)?;
+        Ok((&ready.auth, storage))
     }
 
     async fn client(&self) -> Result<(&Arc<Auth>, &Client), DesktopError> {
@@ -157,8 +190,82 @@ impl Desktop {
         }
     }
 
+    /// Closes the live socket first, so nothing more arrives for this person, then signs out.
     pub async fn sign_out(&self) -> Result<(), DesktopError> {
-        self.auth().await?.sign_out(true).await?;
+        let auth = self.auth().await?;
+        self.end_live().await;
+        auth.sign_out(true).await?;
+        Ok(())
+    }
+
+    /// Starts the live socket when someone is signed in (again, for someone else) and closes it
+    /// when no one is: called with every session change.
+    pub async fn follow_session<R: Runtime>(&self, app: &AppHandle<R>, state: &SessionState) {
+        match state {
+            SessionState::SignedIn { .. } | SessionState::Offline { .. } => {
+                let _ = self.live_session(app).await;
+            }
+            SessionState::SignedOut => self.end_live().await,
+            SessionState::Unknown => {}
+        }
+    }
+
+    /// The live socket of the person signed in now, started if need be.
+    async fn live_session<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+    ) -> Result<Arc<LiveSession>, DesktopError> {
+        let auth = self.auth().await?;
+        let deployment = auth
+            .config
+            .convex_url
+            .clone()
+            .ok_or(ConvexError::NotConfigured)?;
+        let subject = match &*auth.watch().borrow() {
+            SessionState::SignedIn { subject, .. } | SessionState::Offline { subject, .. } => {
+                subject.clone()
+            }
+            _ => return Err(AuthError::NotSignedIn.into()),
+        };
+        let mut live = self.live.lock().await;
+        if let Some(session) = &*live {
+            if session.subject == subject {
+                return Ok(session.clone());
+            }
+            session.close().await;
+        }
+        let http = self.ready().await?.client.clone();
+        let shown = self.shown.clone();
+        let session = Arc::new(LiveSession::start(
+            app,
+            auth,
+            http,
+            &deployment,
+            subject,
+            shown,
+        ));
+        *live = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Closes the live socket, if one is open.
+    async fn end_live(&self) {
+        self.shown.clear();
+        if let Some(session) = self.live.lock().await.take() {
+            session.close().await;
+        }
+    }
+
+    /// The live socket's state; `None` when no one is signed in.
+    pub async fn connection(&self) -> Option<Connection> {
+        Some(self.live.lock().await.as_ref()?.connection())
+    }
+
+    /// Opens a new live socket now instead of waiting for the next retry; the window then
+    /// watches its pages again.
+    pub async fn reconnect<R: Runtime>(&self, app: &AppHandle<R>) -> Result<(), DesktopError> {
+        self.end_live().await;
+        self.live_session(app).await?;
         Ok(())
     }
 
@@ -199,15 +306,93 @@ impl Desktop {
         Ok(data::profile(client, auth).await?)
     }
 
-    /// The page of the person's files after `cursor` (none: the first).
-    pub async fn files(
+    /// Page `page` of the person's files from `cursor` (none: the first), live: it answers with
+    /// the page as it is and sends each change as an event (see [`crate::live`]).
+    pub async fn watch_files<R: Runtime>(
         &self,
-        cursor: Option<&str>,
+        app: &AppHandle<R>,
+        page: u64,
+        cursor: Option<String>,
         page_size: u32,
+        query: FileQuery,
     ) -> Result<FilePage, DesktopError> {
-        let (auth, client) = self.client().await?;
         let page_size = page_size.clamp(1, MAX_PAGE_SIZE);
-        Ok(data::files(client, auth, cursor, page_size).await?)
+        let session = self.live_session(app).await?;
+        session
+            .watch_page(app, page, cursor, page_size, query)
+            .await
+    }
+
+    /// Lets go of the watched pages numbered below `before`.
+    pub async fn unwatch_files(&self, before: u64) {
+        if let Some(session) = &*self.live.lock().await {
+            session.unwatch_pages(before);
+        }
+    }
+
+    /// Uploads the files the person picks; each is a transfer of its own (see [`Transfers`]).
+    pub async fn upload<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        transfers: &Transfers,
+    ) -> Result<Vec<u64>, DesktopError> {
+        let (auth, storage) = self.storage().await?;
+        let Some(paths) = os::pick_files(app).await else {
+            return Ok(Vec::new());
+        };
+        Ok(transfers.upload(storage, auth, paths))
+    }
+
+    /// Uploads the files dropped onto the window.
+    pub async fn upload_dropped(
+        &self,
+        transfers: &Transfers,
+        paths: Vec<std::path::PathBuf>,
+    ) -> Result<Vec<u64>, DesktopError> {
+        let (auth, storage) = self.storage().await?;
+        Ok(transfers.upload(storage, auth, paths))
+    }
+
+    /// Opens one of the files shown with the default application, from the private cache.
+    pub async fn open_file(&self, transfers: &Transfers, id: &str) -> Result<u64, DesktopError> {
+        let (auth, storage) = self.storage().await?;
+        transfers.open(storage, auth, &self.shown_file(id)?)
+    }
+
+    /// Downloads one of the files shown to where the person chooses; `None` when they do not.
+    pub async fn save_file_as<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        transfers: &Transfers,
+        id: &str,
+    ) -> Result<Option<u64>, DesktopError> {
+        let (auth, storage) = self.storage().await?;
+        let file = self.shown_file(id)?;
+        let Some(destination) = os::save_as(app, &file.name).await else {
+            return Ok(None);
+        };
+        Ok(Some(transfers.save_as(storage, auth, &file, destination)))
+    }
+
+    /// Deletes one of the person's files and its bytes; the live list then drops its row.
+    pub async fn delete_file(&self, id: &str) -> Result<(), DesktopError> {
+        let (auth, storage) = self.storage().await?;
+        Ok(storage.remove(auth, id).await?)
+    }
+
+    /// A file the window was shown; one it was not is as good as gone.
+    fn shown_file(&self, id: &str) -> Result<FileEntry, DesktopError> {
+        Ok(self.shown.get(id).ok_or(ConvexError::FileGone)?)
+    }
+
+    /// Every check `kinvex doctor` runs, over this app's own session and settings. Signed out,
+    /// the session's checks are skipped; only settings the app cannot start from stop it (the
+    /// error says what to fix).
+    pub async fn diagnose(&self) -> Result<Diagnosis, DesktopError> {
+        let auth = self.auth().await?;
+        Ok(kinvex_doctor::run(kinvex_doctor::Inputs::new(auth))
+            .await
+            .into())
     }
 
     /// Arms the cancel switch for a sign-in about to start.
@@ -229,5 +414,10 @@ fn build(config: Config) -> Result<Ready, SetupError> {
     let store = default_store(&config);
     let auth = Arc::new(Auth::new(config, http, store, Arc::new(SystemBrowser)));
     let client = Client::for_auth(&auth).ok();
-    Ok(Ready { auth, client })
+    let storage = Storage::for_auth(&auth).ok();
+    Ok(Ready {
+        auth,
+        client,
+        storage,
+    })
 }

@@ -7,14 +7,25 @@ use kinvex_auth::SessionState;
 use serde::Serialize;
 
 pub use kinvex_convex::data::{FilePage, Profile};
+pub use kinvex_convex::live::Connection;
+use kinvex_doctor::Report;
 
 /// Emitted with a [`SessionView`] whenever the session changes.
 pub const SESSION_EVENT: &str = "session";
 /// Emitted with a [`SignInWaiting`] once the browser has been sent to the sign-in page.
 pub const SIGN_IN_WAITING_EVENT: &str = "sign-in-waiting";
+/// Emitted with a [`Connection`] whenever the live socket's state changes.
+pub const CONNECTION_EVENT: &str = "connection";
+/// Emitted with a [`LiveUpdate`]`<`[`Profile`]`>` whenever the signed-in person's profile changes.
+pub const PROFILE_EVENT: &str = "profile";
+/// Emitted with a [`FilePageUpdate`] whenever a page the window watches changes.
+pub const FILE_PAGE_EVENT: &str = "file-page";
+/// Emitted with a [`crate::transfers::TransferUpdate`] as an upload or download starts, moves
+/// on and ends.
+pub use crate::transfers::TRANSFER_EVENT;
 
 /// The only error shape the web view sees: a stable code to switch on and a message to show.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CommandError {
     pub code: &'static str,
     pub message: String,
@@ -27,6 +38,36 @@ impl From<DesktopError> for CommandError {
             message: e.to_string(),
         }
     }
+}
+
+/// A new value of a live query, or why it failed (the query stays subscribed and may recover).
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum LiveUpdate<T> {
+    Value(T),
+    Failed { error: CommandError },
+}
+
+impl<T> LiveUpdate<T> {
+    pub fn of<E: Into<DesktopError>>(result: Result<T, E>) -> LiveUpdate<T> {
+        match result {
+            Ok(value) => LiveUpdate::Value(value),
+            Err(e) => LiveUpdate::Failed {
+                error: e.into().into(),
+            },
+        }
+    }
+}
+
+/// A watched page of files, by the number the window gave it, as it is now.
+#[derive(Clone, Debug, Serialize)]
+pub struct FilePageUpdate {
+    pub page: u64,
+    /// When the subscription handed this value over (milliseconds since the epoch, wall clock):
+    /// the page marks it so `cargo xtask bench` can tell receiving a change from painting it.
+    pub received_ms: f64,
+    #[serde(flatten)]
+    pub update: LiveUpdate<FilePage>,
 }
 
 /// The session as the window shows it.
@@ -74,6 +115,23 @@ pub struct AppInfo {
     pub config_error: Option<String>,
 }
 
+/// What the Diagnostics view shows: the report, and its plain text to copy. The text is made
+/// here, by the doctor, so the copied report reads exactly as `kinvex doctor` prints it.
+#[derive(Debug, Serialize)]
+pub struct Diagnosis {
+    pub report: Report,
+    pub text: String,
+}
+
+impl From<Report> for Diagnosis {
+    fn from(report: Report) -> Self {
+        Diagnosis {
+            text: report.to_text(),
+            report,
+        }
+    }
+}
+
 /// The sign-in page's address, to show (and copy) while the browser has it, and how long the
 /// sign-in will wait.
 #[derive(Clone, Debug, Serialize)]
@@ -111,6 +169,91 @@ mod tests {
             (SessionState::Unknown, "unknown"),
         ] {
             assert_eq!(SessionView::from(&state).state, name);
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_has_the_shape_the_diagnostics_view_reads_and_the_doctors_text() {
+        let report = kinvex_doctor::Report::new(vec![kinvex_doctor::Check {
+            id: "discovery",
+            title: "Discovery".into(),
+            status: kinvex_doctor::Status::Fail,
+            summary: "The issuer differs.".into(),
+            details: vec![("issuer".into(), "https://example.kinde.com".into())],
+            fix: Some("Set KINDE_ISSUER_URL.".into()),
+            millis: 12,
+        }]);
+        let text = report.to_text();
+        assert_eq!(
+            serde_json::to_value(Diagnosis::from(report)).expect("serializes"),
+            json!({
+                "report": {
+                    "ok": false,
+                    "checks": [{
+                        "id": "discovery",
+                        "title": "Discovery",
+                        "status": "fail",
+                        "summary": "The issuer differs.",
+                        "details": [["issuer", "https://example.kinde.com"]],
+                        "fix": "Set KINDE_ISSUER_URL.",
+                        "millis": 12
+                    }]
+                },
+                "text": text
+            })
+        );
+    }
+
+    #[test]
+    fn a_file_page_update_is_the_page_or_its_error_with_the_pages_number_and_when_it_was_received()
+    {
+        let page = FilePage {
+            files: Vec::new(),
+            is_done: false,
+            cursor: Some("c2".into()),
+        };
+        let update = FilePageUpdate {
+            page: 3,
+            received_ms: 1_700_000_000_123.5,
+            update: LiveUpdate::Value(page),
+        };
+        assert_eq!(
+            serde_json::to_value(update).expect("serializes"),
+            json!({ "page": 3, "received_ms": 1_700_000_000_123.5, "files": [], "is_done": false, "cursor": "c2" })
+        );
+        let failed = FilePageUpdate {
+            page: 4,
+            received_ms: 1_700_000_000_456.0,
+            update: LiveUpdate::of::<kinvex_convex::ConvexError>(Err(
+                kinvex_convex::ConvexError::Auth(kinvex_auth::AuthError::NotSignedIn),
+            )),
+        };
+        assert_eq!(
+            serde_json::to_value(failed).expect("serializes"),
+            json!({ "page": 4, "received_ms": 1_700_000_000_456.0, "error": { "code": "not_signed_in", "message": "You are not signed in. Sign in first." } })
+        );
+    }
+
+    #[test]
+    fn connection_states_carry_their_name_and_times_for_the_indicator() {
+        let cases = [
+            (Connection::Live, json!({ "state": "live" })),
+            (
+                Connection::Offline {
+                    since_ms: 1_700_000_000_000,
+                },
+                json!({ "state": "offline", "since_ms": 1_700_000_000_000_i64 }),
+            ),
+            (
+                Connection::Paused {
+                    code: "session_ended".into(),
+                    message: "Sign in again.".into(),
+                },
+                json!({ "state": "paused", "code": "session_ended", "message": "Sign in again." }),
+            ),
+        ];
+        for (connection, shape) in cases {
+            assert_eq!(serde_json::to_value(connection).expect("serializes"), shape);
         }
     }
 
