@@ -2,7 +2,9 @@
 //! against the local stack with the headless user agent (or Chromium) as the system browser and
 //! keeping its tokens in the real Secret Service.
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use kinvex_devstack::{Config, Running, start};
+use kinvex_e2e::hostile::Fragments;
 use kinvex_e2e::{Session, keychain_items, required_env};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -147,25 +149,32 @@ async fn a_sign_in_can_be_cancelled_in_the_app_or_in_the_browser() {
 }
 
 #[tokio::test]
-async fn backend_down_shows_a_banner_and_recovers() {
+async fn backend_down_at_start_is_shown_and_reconnect_brings_the_window_live() {
     let stack = stack().await;
     let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
-    app.click("[data-testid=sign-in]").await;
-    app.wait_for_text("files-count", "14 files").await;
-
     admin(
         &stack,
         "faults",
         serde_json::json!({ "backend": { "status": 503 } }),
     )
     .await;
-    app.click("[data-testid=refresh-files]").await;
+    app.click("[data-testid=sign-in]").await;
     app.wait_shown("banner").await;
+    // The socket cannot open: reconnecting, then offline with the time it went down.
+    app.wait_for("//*[@data-testid='connection'][@data-state='offline']")
+        .await;
+    app.wait_shown("reconnect").await;
+    let status = app.text_of("[data-testid=connection-text]").await;
+    assert!(status.starts_with("Offline since "), "{status}");
     app.screenshot("app-backend-down").await;
+
     admin(&stack, "faults", serde_json::json!({ "backend": {} })).await;
-    app.click("#banner-action").await;
+    app.click("[data-testid=reconnect]").await;
+    app.wait_for_text("connection-text", "Live").await;
     app.wait_for_text("files-count", "14 files").await;
+    app.wait_for_text("profile-name", "Dana Demo").await;
     app.wait_for("//*[@data-testid='banner'][@hidden]").await;
+    app.wait_for("//*[@data-testid='reconnect'][@hidden]").await;
     app.click("[data-testid=sign-out]").await;
     app.wait_shown("screen-signed-out").await;
     app.close().await;
@@ -345,5 +354,413 @@ async fn the_apps_scheme_brings_the_sign_in_back_through_the_desktop() {
     );
     app.click("[data-testid=sign-out]").await;
     app.wait_shown("screen-signed-out").await;
+    app.close().await;
+}
+
+/// Pieces of every token of the app's session for `stack`, read from the keychain through the
+/// library (the app's own store for these settings).
+async fn session_fragments(stack: &Running) -> Fragments {
+    let sources = kinvex_auth::config::Sources::from_pairs([
+        ("KINDE_ISSUER_URL", stack.issuer()),
+        ("KINDE_CLIENT_ID", stack.state.config.client_id.as_str()),
+        ("CONVEX_URL", stack.api_url()),
+    ]);
+    let config = kinvex_auth::Config::from_sources(&sources).expect("config");
+    let store = kinvex_auth::default_store(&config);
+    let tokens = tokio::task::spawn_blocking(move || store.load())
+        .await
+        .expect("join")
+        .expect("the keychain entry reads")
+        .expect("signed in");
+    let mut fragments = Fragments::of(&[tokens.access_token.expose(), tokens.id_token.expose()]);
+    if let Some(refresh) = &tokens.refresh_token {
+        fragments.add(refresh.expose());
+    }
+    fragments
+}
+
+/// Opens the Diagnostics view and waits until its checks have been rendered; returns their ids
+/// and statuses.
+async fn open_diagnostics(app: &Session) -> Vec<(String, String)> {
+    app.click("[data-testid=open-diagnostics]").await;
+    app.wait_for("//dialog[@data-testid='diagnostics'][@open]")
+        .await;
+    // Rendered: rows in the list and the busy flag down.
+    app.wait_for("//ol[@data-testid='diagnostics-checks'][@aria-busy='false']/li")
+        .await;
+    let rows = app
+        .client()
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=diagnostics-checks] > li')]\
+               .map(li => [li.dataset.testid, li.dataset.status]);",
+            Vec::new(),
+        )
+        .await
+        .expect("the rows");
+    // WebDriver's "displayed" ignores a scrolling parent's clipping: measure instead.
+    let fits = app
+        .client()
+        .execute(
+            "const list = document.querySelector('[data-testid=diagnostics-checks]');\
+             return list.firstElementChild.offsetHeight > 0\
+               && list.clientHeight >= list.firstElementChild.offsetHeight;",
+            Vec::new(),
+        )
+        .await
+        .expect("the list's height");
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "the first check is on screen, not squeezed out of the dialog"
+    );
+    serde_json::from_value(rows).expect("pairs of strings")
+}
+
+/// What the clipboard holds, pasted (Ctrl+V, as a person would) into a text area the test adds.
+async fn pasted(app: &Session) -> String {
+    app.client()
+        .execute(
+            "const area = document.createElement('textarea');\
+             area.id = 'paste-target';\
+             document.getElementById('diagnostics').append(area);",
+            Vec::new(),
+        )
+        .await
+        .expect("a paste target");
+    app.fill("#paste-target", "\u{E009}v").await;
+    let text = app.wait_for_value("#paste-target", "\n").await;
+    app.client()
+        .execute(
+            "document.getElementById('paste-target').remove();",
+            Vec::new(),
+        )
+        .await
+        .expect("remove the paste target");
+    text
+}
+
+#[tokio::test]
+async fn diagnostics_open_signed_out_and_in_show_every_check_and_copy_a_report_without_tokens() {
+    let stack = stack().await;
+    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    app.wait_shown("screen-signed-out").await;
+
+    // Signed out: the view opens from the footer; the checks of the session are skipped.
+    let signed_out = open_diagnostics(&app).await;
+    assert!(signed_out.len() > 3, "every hop has a row: {signed_out:?}");
+    assert!(
+        signed_out.iter().any(|(_, status)| status == "skip"),
+        "without a session its checks are skipped: {signed_out:?}"
+    );
+    app.screenshot("app-diagnostics-signed-out").await;
+    app.click("[data-testid=diagnostics-close]").await;
+    app.wait_for("//dialog[@data-testid='diagnostics'][not(@open)]")
+        .await;
+
+    app.click("[data-testid=sign-in]").await;
+    app.wait_for_text("profile-name", "Dana Demo").await;
+    let secrets = session_fragments(&stack).await;
+    assert!(!secrets.is_empty());
+
+    // Signed in against a healthy stack: every check runs and none fails.
+    let signed_in = open_diagnostics(&app).await;
+    assert_eq!(
+        signed_in.len(),
+        signed_out.len(),
+        "the same checks: {signed_in:?}"
+    );
+    let failed: Vec<_> = signed_in.iter().filter(|(_, s)| s == "fail").collect();
+    assert!(
+        failed.is_empty(),
+        "a healthy stack fails nothing: {failed:?}"
+    );
+    assert!(
+        signed_in.iter().filter(|(_, s)| s == "skip").count()
+            < signed_out.iter().filter(|(_, s)| s == "skip").count(),
+        "signed in, the session's checks run: {signed_in:?}"
+    );
+    let overall = app.filled_text_of("diagnostics-overall").await;
+    assert!(overall.starts_with("No problems found"), "{overall}");
+    app.screenshot("app-diagnostics-signed-in").await;
+
+    let dom = app
+        .client()
+        .execute("return document.documentElement.outerHTML", Vec::new())
+        .await
+        .expect("the DOM")
+        .to_string();
+    assert!(!secrets.found_in(&dom), "no token fragment in the page");
+    let answer = app
+        .client()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             window.__TAURI__.core.invoke('diagnose')\
+               .then(r => done(JSON.stringify(r)), e => done(JSON.stringify({ err: e })));",
+            Vec::new(),
+        )
+        .await
+        .expect("the command's answer");
+    let answer = answer.as_str().unwrap_or_default();
+    assert!(answer.contains("\"checks\""), "diagnose answered: {answer}");
+    assert!(
+        !secrets.found_in(answer),
+        "no token fragment in what the command hands the page"
+    );
+
+    app.click("[data-testid=diagnostics-copy]").await;
+    app.wait_for_text("diagnostics-notice", "Report copied.")
+        .await;
+    let report = pasted(&app).await;
+    for title in app
+        .client()
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=diagnostics-checks] .check-title')].map(t => t.textContent);",
+            Vec::new(),
+        )
+        .await
+        .expect("titles")
+        .as_array()
+        .expect("a list")
+    {
+        let title = title.as_str().expect("text");
+        assert!(report.contains(title), "the copied report has `{title}`:\n{report}");
+    }
+    assert!(
+        !secrets.found_in(&report),
+        "no token fragment in the copied report"
+    );
+
+    // Escape closes the view and the person is back where they were.
+    let escape = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{E00C}' })
+        .then(KeyAction::Up { value: '\u{E00C}' });
+    app.client()
+        .perform_actions(escape)
+        .await
+        .expect("press Escape");
+    app.wait_for("//dialog[@data-testid='diagnostics'][not(@open)]")
+        .await;
+    app.wait_shown("screen-signed-in").await;
+    app.click("[data-testid=sign-out]").await;
+    app.wait_shown("screen-signed-out").await;
+    app.close().await;
+}
+
+/// Adds a file for the demo user straight into the stack's store, as another client's upload
+/// would; returns its name.
+fn add_file(stack: &Running, name: &str) -> String {
+    let file = kinvex_devstack::store::backend::NewFile {
+        owner: stack.accounts[0].user_id.clone(),
+        name: name.into(),
+        content_type: "text/plain".into(),
+        size: 12,
+    };
+    // Newer than every seeded file, so it is the first row.
+    let created = stack.state.clock.unix_ms() + 60_000.0;
+    stack
+        .state
+        .store
+        .backend()
+        .insert_file(&file, created)
+        .expect("insert a file");
+    name.to_string()
+}
+
+/// The stack's open sync sockets, counted until they are `wanted` (bounded: nothing to wait on).
+async fn wait_for_sockets(stack: &Running, wanted: impl Fn(usize) -> bool) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let open = stack.state.store.commits().followers();
+        if wanted(open) {
+            return open;
+        }
+        assert!(Instant::now() < deadline, "{open} sync sockets open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn files_and_the_profile_change_live_in_the_open_window_and_sign_out_closes_the_socket() {
+    let stack = stack().await;
+    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    app.click("[data-testid=sign-in]").await;
+    app.wait_for_text("files-count", "14 files").await;
+    app.wait_for_text("connection-text", "Live").await;
+    let status = app
+        .client()
+        .execute(
+            "const s = document.querySelector('[data-testid=connection]');\
+             return [s.getAttribute('role'), s.getAttribute('aria-live')];",
+            Vec::new(),
+        )
+        .await
+        .expect("the status's attributes");
+    assert_eq!(status, serde_json::json!(["status", "polite"]));
+    assert!(
+        app.client()
+            .find_all(fantoccini::Locator::Css("[data-testid=refresh-files]"))
+            .await
+            .expect("query")
+            .is_empty(),
+        "no Refresh button: the list is live"
+    );
+    // Every payload the live events bring, kept to check for tokens.
+    app.client()
+        .execute(
+            "window.__payloads = [];\
+             for (const name of ['connection', 'profile', 'file-page']) {\
+               window.__TAURI__.event.listen(name, (e) => window.__payloads.push(JSON.stringify(e.payload)));\
+             }",
+            Vec::new(),
+        )
+        .await
+        .expect("listen");
+
+    // Another client adds a file: it appears without a click.
+    let name = add_file(&stack, "Added elsewhere.txt");
+    app.wait_for(&format!(
+        "//*[@data-testid='files']//span[normalize-space()='{name}']"
+    ))
+    .await;
+    app.wait_for_text("files-count", "15 files").await;
+
+    // Kinde's `user.updated` webhook renames the person: the card follows.
+    let user = &stack.accounts[0].user_id;
+    let renamed = reqwest::Client::new()
+        .patch(format!("{}/_devstack/users/{user}", stack.issuer()))
+        .json(&serde_json::json!({ "family_name": "Livewire" }))
+        .send()
+        .await
+        .expect("admin");
+    assert!(renamed.status().is_success());
+    app.wait_for_text("profile-name", "Dana Livewire").await;
+    app.screenshot("app-live").await;
+
+    let secrets = session_fragments(&stack).await;
+    let payloads = app
+        .client()
+        .execute("return window.__payloads.join('\\n');", Vec::new())
+        .await
+        .expect("payloads")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(payloads.contains("Added elsewhere.txt"), "{payloads}");
+    assert!(
+        !secrets.found_in(&payloads),
+        "no token fragment in a live event"
+    );
+
+    assert!(wait_for_sockets(&stack, |open| open >= 1).await >= 1);
+    app.click("[data-testid=sign-out]").await;
+    app.wait_shown("screen-signed-out").await;
+    assert_eq!(
+        wait_for_sockets(&stack, |open| open == 0).await,
+        0,
+        "signing out closed the socket"
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_backend_restart_shows_reconnecting_then_live_with_the_list_still_live() {
+    let dir = std::env::temp_dir().join(format!("kinvex-app-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = |ports: Option<(u16, u16, u16)>| {
+        let mut config = Config {
+            any_loopback_port: true,
+            data_dir: Some(dir.clone()),
+            ..Config::default()
+        };
+        if let Some(ports) = ports {
+            (config.idp_port, config.api_port, config.site_port) = ports;
+        }
+        config
+    };
+    let first = start(config(None)).await.expect("stack starts");
+    let port = |url: &str| {
+        url.trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .expect("a port")
+    };
+    let ports = (
+        port(first.issuer()),
+        port(first.api_url()),
+        port(first.site_url()),
+    );
+    let app = Session::desktop_with(&settings(&first, &sign_in_browser(&first))).await;
+    app.click("[data-testid=sign-in]").await;
+    app.wait_for_text("files-count", "14 files").await;
+    app.wait_for_text("connection-text", "Live").await;
+
+    first.stop().await;
+    app.wait_for(
+        "//*[@data-testid='connection'][@data-state='reconnecting' or @data-state='offline']",
+    )
+    .await;
+    app.screenshot("app-reconnecting").await;
+
+    let second = start(config(Some(ports)))
+        .await
+        .expect("stack starts again");
+    // The client retries by itself (at most 15 s apart): no click.
+    app.wait_for_text("connection-text", "Live").await;
+    let name = add_file(&second, "After the restart.txt");
+    app.wait_for(&format!(
+        "//*[@data-testid='files']//span[normalize-space()='{name}']"
+    ))
+    .await;
+    app.wait_for_text("files-count", "15 files").await;
+    app.click("[data-testid=sign-out]").await;
+    app.wait_shown("screen-signed-out").await;
+    app.close().await;
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until the list's first row is the file named `name` (no `'` in it: an XPath literal).
+async fn wait_first_row(app: &Session, name: &str) {
+    app.wait_for(&format!(
+        "(//*[@data-testid='files']//*[contains(@class,'file-row')])[1]/*[contains(@class,'file-name')][normalize-space()='{name}']"
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn sorting_by_name_puts_the_first_name_first_and_a_search_narrows_the_list() {
+    let stack = stack().await;
+    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    app.click("[data-testid=sign-in]").await;
+    app.wait_for_text("files-count", "14 files").await;
+
+    // By the name's bytes, `<` comes before every letter: the HTML-named file leads, as text.
+    app.find("[data-testid=files-sort]")
+        .await
+        .select_by_value("name")
+        .await
+        .expect("choose Name");
+    wait_first_row(&app, r#"<b>not bold</b> & "quoted".html"#).await;
+    app.find("[data-testid=files-sort]")
+        .await
+        .select_by_value("size")
+        .await
+        .expect("choose Size");
+    wait_first_row(&app, "Product demo.mp4").await;
+
+    // A search ignores case and narrows the list; one that matches nothing says so.
+    app.fill("[data-testid=files-search]", "REPORT").await;
+    app.wait_for_text("files-count", "1 file").await;
+    wait_first_row(&app, "Quarterly report.pdf").await;
+    app.fill("[data-testid=files-search]", "zzz").await;
+    app.wait_for_text("files-state", "No files match “REPORTzzz”.")
+        .await;
+    app.screenshot("app-files-search").await;
+
+    // Escape clears the search: every file is back, still largest first.
+    app.fill("[data-testid=files-search]", "\u{E00C}").await;
+    app.wait_for_text("files-count", "14 files").await;
+    wait_first_row(&app, "Product demo.mp4").await;
     app.close().await;
 }

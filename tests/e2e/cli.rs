@@ -371,6 +371,57 @@ async fn register_creates_an_account_and_signs_it_in() {
 }
 
 #[tokio::test]
+async fn whoami_shows_what_the_person_may_do_in_the_organisation_signed_in_to() {
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+    let login = run(kinvex(&stack, &browser, &["login"])).await;
+    assert!(login.status.success(), "{}", text(&login));
+
+    let whoami = run(kinvex(&stack, &browser, &["whoami"])).await;
+    assert!(whoami.status.success(), "{}", text(&whoami));
+    let shown = String::from_utf8_lossy(&whoami.stdout).to_string();
+    for line in [
+        "\nAccess\n",
+        "  Organization Northwind Studio (org_kinvex_demo)\n",
+        "  Roles        Admin (admin)\n",
+        "  Permissions  read:files, write:files, delete:files, manage:members\n",
+        "beta_search = true\n",
+        "max_upload_mb = 1024\n",
+        "theme = \"light\"\n",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+
+    // Signed in to the other organisation, the same person may do less.
+    let login = run(kinvex(
+        &stack,
+        &browser,
+        &["login", "--org", "org_kinvex_default"],
+    ))
+    .await;
+    assert!(login.status.success(), "{}", text(&login));
+    let json = run(kinvex(&stack, &browser, &["whoami", "--json"])).await;
+    assert!(json.status.success(), "{}", text(&json));
+    let me: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let access = &me["access"];
+    assert_eq!(access["org_code"], "org_kinvex_default", "{me}");
+    assert_eq!(access["org_name"], "Kinvex", "{me}");
+    assert_eq!(access["roles"][0]["key"], "member", "{me}");
+    assert_eq!(
+        access["permissions"],
+        serde_json::json!(["read:files"]),
+        "{me}"
+    );
+    assert_eq!(access["feature_flags"]["beta_search"], false, "{me}");
+    assert_eq!(
+        access["feature_flags"]["retention"],
+        serde_json::json!({ "days": 30, "trash": true }),
+        "{me}"
+    );
+    assert!(!text(&json).contains("eyJ"), "no token is printed");
+}
+
+#[tokio::test]
 async fn whoami_and_files_show_the_backend_data() {
     let stack = stack().await;
     let browser = browser_for(&stack, "sign-in");
@@ -623,4 +674,358 @@ fn a_missing_setting_is_named_with_its_code_and_ends_with_2() {
             && shown.trim_end().ends_with("[config]"),
         "{shown}"
     );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_watch_json_prints_a_line_per_change_and_ends_with_0_on_ctrl_c() {
+    use kinvex_devstack::store::backend::NewFile;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let wait = std::time::Duration::from_secs(30);
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+    assert!(
+        run(kinvex(&stack, &browser, &["login"]))
+            .await
+            .status
+            .success()
+    );
+    let mut command = tokio::process::Command::from(kinvex(
+        &stack,
+        &browser,
+        &["files", "--watch", "--json", "--limit", "5"],
+    ));
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut watching = command.spawn().expect("kinvex runs");
+    let mut lines = BufReader::new(watching.stdout.take().expect("stdout")).lines();
+    let mut next_line = async || {
+        let line = tokio::time::timeout(wait, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("stdout readable")
+            .expect("still running");
+        serde_json::from_str::<serde_json::Value>(&line).expect("one JSON object a line")
+    };
+    let first = next_line().await;
+    assert_eq!(first["files"].as_array().map(Vec::len), Some(5), "{first}");
+    assert_eq!(first["isDone"], false, "{first}");
+
+    stack
+        .state
+        .store
+        .backend()
+        .insert_file(
+            &NewFile {
+                owner: stack.accounts[0].user_id.clone(),
+                name: "watched-arrival.txt".into(),
+                content_type: "text/plain".into(),
+                size: 12,
+            },
+            stack.state.clock.unix_ms(),
+        )
+        .expect("inserted");
+    let changed = next_line().await;
+    assert_eq!(
+        changed["files"][0]["name"], "watched-arrival.txt",
+        "{changed}"
+    );
+    assert_eq!(changed["files"][0]["size"], 12, "{changed}");
+
+    let pid = nix::unistd::Pid::from_raw(watching.id().expect("running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT sent");
+    let status = tokio::time::timeout(wait, watching.wait())
+        .await
+        .expect("exits in time after Ctrl+C")
+        .expect("waited");
+    assert!(status.success(), "{status:?}");
+    let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
+}
+
+/// A folder of the test's own under the temporary one, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("kinvex-e2e-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).expect("written");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}): {}", text(output)))
+}
+
+#[tokio::test]
+async fn upload_download_and_rm_round_trip_with_json_and_a_failure_among_several_uploads() {
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+    assert!(
+        run(kinvex(&stack, &browser, &["login"]))
+            .await
+            .status
+            .success()
+    );
+    let scratch = Scratch::new("storage-round-trip");
+    let notes = scratch.file("round-trip notes.txt", b"what was said, all of it\n");
+    let pdf = scratch.file("round-trip.pdf", &[0x25, 0x50, 0x44, 0x46, 0, 1, 2, 255]);
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+
+    let uploaded = run(kinvex(
+        &stack,
+        &browser,
+        &["upload", &path(&notes), &path(&pdf)],
+    ))
+    .await;
+    assert!(uploaded.status.success(), "{}", text(&uploaded));
+    let shown = String::from_utf8_lossy(&uploaded.stdout).into_owned();
+    assert!(
+        shown.contains("Uploaded round-trip notes.txt (25 B) as ")
+            && shown.contains("Uploaded round-trip.pdf (8 B) as "),
+        "{shown}"
+    );
+    assert!(
+        !text(&uploaded).contains('\u{1b}'),
+        "no bar when not a terminal"
+    );
+
+    // Several at once, two refused: the good one is uploaded, each outcome said, exit 1.
+    let folder = scratch.0.join("a folder");
+    std::fs::create_dir(&folder).expect("folder");
+    let third = scratch.file("third.csv", b"a,b\n1,2\n");
+    let missing = scratch.0.join("missing.txt");
+    let mixed = run(kinvex(
+        &stack,
+        &browser,
+        &[
+            "upload",
+            "--json",
+            &path(&folder),
+            &path(&third),
+            &path(&missing),
+        ],
+    ))
+    .await;
+    assert_eq!(mixed.status.code(), Some(1), "{}", text(&mixed));
+    let outcome = json_of(&mixed);
+    assert_eq!(
+        outcome["uploaded"].as_array().map(Vec::len),
+        Some(1),
+        "{outcome}"
+    );
+    let third_upload = &outcome["uploaded"][0];
+    assert_eq!(third_upload["name"], "third.csv", "{outcome}");
+    assert_eq!(third_upload["size"], 8, "{outcome}");
+    assert_eq!(third_upload["content_type"], "text/csv", "{outcome}");
+    assert_eq!(third_upload["path"], path(&third).as_str(), "{outcome}");
+    assert!(third_upload["id"].is_string(), "{outcome}");
+    let codes: Vec<&str> = outcome["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .map(|f| f["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codes, ["not_a_file", "no_such_path"], "{outcome}");
+    assert!(
+        stderr(&mixed).trim_end().ends_with("[upload_failed]"),
+        "{}",
+        stderr(&mixed)
+    );
+
+    let listed = run(kinvex(
+        &stack,
+        &browser,
+        &["files", "--json", "--limit", "100"],
+    ))
+    .await;
+    let files = json_of(&listed);
+    let id_of = |name: &str| {
+        files
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["id"].as_str())
+            .unwrap_or_else(|| panic!("{name} listed: {files}"))
+            .to_string()
+    };
+    let notes_id = id_of("round-trip notes.txt");
+    let pdf_id = id_of("round-trip.pdf");
+
+    // By name, into the current folder, under its own name.
+    let here = Scratch::new("storage-downloads");
+    let mut by_name = kinvex(&stack, &browser, &["download", "round-trip notes.txt"]);
+    by_name.current_dir(&here.0);
+    let downloaded = run(by_name).await;
+    assert!(downloaded.status.success(), "{}", text(&downloaded));
+    assert_eq!(
+        std::fs::read(here.0.join("round-trip notes.txt")).expect("downloaded"),
+        std::fs::read(&notes).expect("source")
+    );
+
+    // By id, as JSON, to a path given.
+    let target = here.0.join("copy.pdf");
+    let by_id = run(kinvex(
+        &stack,
+        &browser,
+        &["download", &pdf_id, "-o", &path(&target), "--json"],
+    ))
+    .await;
+    assert!(by_id.status.success(), "{}", text(&by_id));
+    assert_eq!(
+        json_of(&by_id),
+        serde_json::json!({
+            "id": pdf_id,
+            "name": "round-trip.pdf",
+            "path": path(&target),
+            "size": 8,
+        })
+    );
+    assert_eq!(
+        std::fs::read(&target).expect("downloaded"),
+        std::fs::read(&pdf).expect("source")
+    );
+
+    let removed = run(kinvex(&stack, &browser, &["rm", &notes_id, "--json"])).await;
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert_eq!(
+        json_of(&removed),
+        serde_json::json!({ "id": notes_id, "name": "round-trip notes.txt", "removed": true })
+    );
+    let removed = run(kinvex(&stack, &browser, &["rm", "round-trip.pdf"])).await;
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(
+        String::from_utf8_lossy(&removed.stdout)
+            .contains(&format!("Removed round-trip.pdf ({pdf_id})")),
+        "{}",
+        text(&removed)
+    );
+    let again = run(kinvex(&stack, &browser, &["rm", &notes_id])).await;
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        stderr(&again).trim_end().ends_with("[no_such_file]"),
+        "{}",
+        stderr(&again)
+    );
+    let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
+}
+
+#[tokio::test]
+async fn download_refuses_an_ambiguous_name_and_an_existing_file_unless_forced() {
+    let stack = stack().await;
+    let browser = browser_for(&stack, "sign-in");
+    assert!(
+        run(kinvex(&stack, &browser, &["login"]))
+            .await
+            .status
+            .success()
+    );
+    let first = Scratch::new("storage-first");
+    let second = Scratch::new("storage-second");
+    let one = first.file("twin.txt", b"first");
+    let two = second.file("twin.txt", b"second");
+    for path in [&one, &two] {
+        let uploaded = run(kinvex(
+            &stack,
+            &browser,
+            &["upload", &path.to_string_lossy()],
+        ))
+        .await;
+        assert!(uploaded.status.success(), "{}", text(&uploaded));
+    }
+    let listed = json_of(
+        &run(kinvex(
+            &stack,
+            &browser,
+            &["files", "--json", "--limit", "100"],
+        ))
+        .await,
+    );
+    let twins: Vec<String> = listed
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| f["name"] == "twin.txt")
+        .map(|f| f["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(twins.len(), 2, "{listed}");
+
+    let here = Scratch::new("storage-here");
+    let in_here = |args: &[&str]| {
+        let mut command = kinvex(&stack, &browser, args);
+        command.current_dir(&here.0);
+        command
+    };
+    let ambiguous = run(in_here(&["download", "twin.txt"])).await;
+    assert_eq!(ambiguous.status.code(), Some(1), "{}", text(&ambiguous));
+    let said = stderr(&ambiguous);
+    assert!(
+        said.contains("2 of your files are named \"twin.txt\"")
+            && twins.iter().all(|id| said.contains(id.as_str()))
+            && said.contains("(created ")
+            && said.trim_end().ends_with("[ambiguous_name]"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&here.0).expect("here").next().is_none(),
+        "nothing written"
+    );
+
+    // The newest is listed first: the second upload.
+    let newest = &twins[0];
+    let downloaded = run(in_here(&["download", newest])).await;
+    assert!(downloaded.status.success(), "{}", text(&downloaded));
+    let written = here.0.join("twin.txt");
+    assert_eq!(std::fs::read(&written).expect("downloaded"), b"second");
+
+    std::fs::write(&written, b"edited here").expect("edited");
+    let refused = run(in_here(&["download", &twins[1]])).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        stderr(&refused).contains("--force")
+            && stderr(&refused)
+                .trim_end()
+                .ends_with("[destination_exists]"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read(&written).expect("kept"), b"edited here");
+
+    let forced = run(in_here(&["download", &twins[1], "--force"])).await;
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_eq!(std::fs::read(&written).expect("replaced"), b"first");
+    let names: Vec<_> = std::fs::read_dir(&here.0)
+        .expect("here")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["twin.txt"], "no partial file left");
+
+    let unknown = run(in_here(&["download", "no such thing"])).await;
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        stderr(&unknown).trim_end().ends_with("[no_such_file]"),
+        "{}",
+        stderr(&unknown)
+    );
+    let usage = run(in_here(&["download"])).await;
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
+    let _ = run(kinvex(&stack, &browser, &["logout", "--no-browser"])).await;
 }

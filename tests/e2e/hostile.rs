@@ -15,7 +15,7 @@ use kinvex_auth::TokenSet;
 use kinvex_devstack::{Config, Running, start};
 use kinvex_e2e::hostile::private_keyring::PrivateKeyring;
 use kinvex_e2e::hostile::provider::{Answer, HostileProvider};
-use kinvex_e2e::hostile::{Fragments, Ran, Scratch, Tally, Verdict, run_within};
+use kinvex_e2e::hostile::{Fragments, Ran, Scratch, Tally, Verdict, run_until_output, run_within};
 use kinvex_e2e::{Session, required_env};
 use kinvex_test_kit::{backend, oauth};
 use serde_json::{Value, json};
@@ -983,17 +983,28 @@ async fn no_token_fragment_in_files_or_output_at_the_most_verbose_level() {
     ] {
         outputs.push((args[0], run_within(cli(args), BOUND).await));
     }
+    // The live commands: the `convex` crate under them prints every message it sends at debug.
+    let mut renewed = Vec::new();
+    for name in ["whoami --watch", "files --watch"] {
+        let args: Vec<&str> = name.split(' ').collect();
+        let ran = run_until_output(cli(&args), BOUND).await;
+        assert!(!ran.stdout.is_empty(), "{name} printed: {}", ran.text());
+        outputs.push((name, ran));
+        renewed.extend(stored(stack.issuer(), &stack).await.expect("readable"));
+    }
     let last = stored(stack.issuer(), &stack)
         .await
         .expect("readable")
         .expect("signed in");
     assert_ne!(first.id_token, last.id_token, "the session was renewed");
     let mut secrets = fragments_of(&first);
-    for token in [&last.access_token, &last.id_token] {
-        secrets.add(token.expose());
-    }
-    if let Some(refresh) = &last.refresh_token {
-        secrets.add(refresh.expose());
+    for tokens in renewed.iter().chain([&last]) {
+        for token in [&tokens.access_token, &tokens.id_token] {
+            secrets.add(token.expose());
+        }
+        if let Some(refresh) = &tokens.refresh_token {
+            secrets.add(refresh.expose());
+        }
     }
     outputs.push((
         "logout",
@@ -1034,12 +1045,18 @@ async fn no_token_fragment_in_files_or_output_at_the_most_verbose_level() {
 async fn no_token_fragment_in_the_web_views_dom_or_ipc_payloads() {
     let stack = stack_with(|_| {}).await;
     let mut tally = Tally::new("secrets_web_view");
+    let scratch = Scratch::new("secrets-web-view");
+    let upload = scratch.dir("files").join("Notes.txt");
+    std::fs::write(&upload, "notes\n").expect("write");
+    let saved = scratch.0.join("Notes copy.txt");
     let settings: Vec<(String, String)> = [
         ("KINDE_ISSUER_URL", stack.issuer().to_string()),
         ("KINDE_CLIENT_ID", stack.state.config.client_id.clone()),
         ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback".into()),
         ("CONVEX_URL", stack.api_url().to_string()),
         ("BROWSER", demo_browser(&stack)),
+        ("KINVEX_E2E_PICK", upload.to_string_lossy().into_owned()),
+        ("KINVEX_E2E_SAVE_AS", saved.to_string_lossy().into_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -1055,6 +1072,46 @@ async fn no_token_fragment_in_the_web_views_dom_or_ipc_payloads() {
     let secrets = fragments_of(&tokens);
     assert!(!secrets.is_empty());
     let client = app.client();
+    // Every `transfer` event of an upload and a Save as…, collected in the page as the window's
+    // own script receives them; the DOM scanned below then has their rows too.
+    let listening = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             window.__transferEvents = [];\
+             window.__TAURI__.event.listen('transfer', e => {\
+               window.__transferEvents.push(e.payload);\
+               window.__transferEventSeen?.();\
+             })\
+               .then(() => done('listening'), e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .expect("a listener");
+    assert_eq!(listening, json!("listening"));
+    app.click("[data-testid=upload]").await;
+    app.wait_for(
+        "//*[@data-testid='transfer'][@data-state='done']/progress[@aria-label='Uploading Notes.txt']",
+    )
+    .await;
+    app.click("[data-testid=file-save-as][aria-label='Save Notes.txt as…']")
+        .await;
+    app.wait_for(
+        "//*[@data-testid='transfer'][@data-state='done']/progress[@aria-label='Downloading Notes.txt']",
+    )
+    .await;
+    assert_eq!(std::fs::read(&saved).expect("saved"), b"notes\n");
+    // Resolves once this listener has heard from both transfers.
+    let events = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             const heard = kind => window.__transferEvents.some(e => e.kind === kind && e.name === 'Notes.txt');\
+             window.__transferEventSeen = () => heard('upload') && heard('download') && done(JSON.stringify(window.__transferEvents));\
+             window.__transferEventSeen();",
+            vec![],
+        )
+        .await
+        .expect("the transfer events of both transfers");
+    let events = events.as_str().expect("JSON text").to_string();
     let dom = client
         .execute("return document.documentElement.outerHTML", vec![])
         .await
@@ -1084,7 +1141,12 @@ async fn no_token_fragment_in_the_web_views_dom_or_ipc_payloads() {
         ("app_info", json!({})),
         ("session", json!({})),
         ("profile", json!({})),
-        ("files", json!({ "cursor": null, "pageSize": 20 })),
+        (
+            "watch_files",
+            json!({ "page": 1_000_000, "cursor": null, "pageSize": 20 }),
+        ),
+        ("connection", json!({})),
+        ("diagnose", json!({})),
     ] {
         let result = client
             .execute_async(
@@ -1105,6 +1167,13 @@ async fn no_token_fragment_in_the_web_views_dom_or_ipc_payloads() {
             },
         );
     }
+    tally.count(
+        "transfer events",
+        Verdict {
+            leaked: secrets.found_in(&events),
+            ..Verdict::default()
+        },
+    );
     app.click("[data-testid=sign-out]").await;
     app.wait_shown("screen-signed-out").await;
     app.close().await;

@@ -22,6 +22,7 @@ fn large_session() -> TokenSet {
         email: Some("keychain@example.com".into()),
         name: Some("Key Chain".into()),
         organization: None,
+        id_token_on_refresh: None,
     }
 }
 

@@ -43,7 +43,17 @@ async fn the_official_convex_http_client_gets_the_right_results_and_errors() {
 
     let anonymous = &results["anonymous"]["error"];
     assert_eq!(anonymous["name"], "ConvexError", "{results}");
-    assert_eq!(anonymous["data"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        anonymous["data"],
+        json!({ "code": "UNAUTHENTICATED", "message": "Sign in to continue." }),
+        "a ConvexError's data reaches the client intact"
+    );
+    let message = anonymous["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("[Request ID: ")
+            && message.contains("] Server Error\nUncaught ConvexError: {"),
+        "worded as a development deployment words it: {message}"
+    );
     assert_eq!(
         results["current"]["value"]["kindeId"],
         demo.user_id.as_str(),
@@ -69,8 +79,46 @@ async fn the_official_convex_http_client_gets_the_right_results_and_errors() {
         .as_str()
         .unwrap_or_default();
     assert!(
-        expired.contains("Could not verify OIDC token"),
-        "an expired token is a 401: {results}"
+        expired.contains("Could not verify OIDC token") && expired.contains("\"Unauthenticated\""),
+        "an expired token is a 401 Unauthenticated: {results}"
+    );
+    let wrong_kind = results["wrongKind"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        wrong_kind
+            .contains("Trying to execute users.js:current as Action, but it is defined as Query."),
+        "{results}"
+    );
+    let no_cursor = results["noCursor"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        no_cursor.contains("Object is missing the required field `cursor`"),
+        "{results}"
+    );
+    assert_eq!(
+        results["consistent"]["value"]["kindeId"],
+        demo.user_id.as_str(),
+        "query_ts and query_at_ts: {results}"
+    );
+    let any_function = results["anyFunction"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(any_function.contains("BadDeployKey"), "{results}");
+    let raw = results["rawFiles"].as_str().unwrap_or_default();
+    let page: Value = serde_json::from_str(raw).unwrap_or_default();
+    let size = page["value"]["page"][0]["size"].as_f64().unwrap_or(-1.0);
+    assert!(
+        raw.contains(&format!("\"size\":{size:?}")) && format!("{size:?}").ends_with(".0"),
+        "sizes are written as floats: {raw}"
+    );
+    assert!(
+        results["files"]["value"]["splitCursor"].is_null()
+            && results["files"]["value"]
+                .as_object()
+                .is_some_and(|v| v.contains_key("pageStatus")),
+        "{results}"
     );
 
     stack.stop().await;

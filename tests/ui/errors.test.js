@@ -21,7 +21,7 @@ function rustStrings(dir) {
   return found;
 }
 
-const RETRY = ["backend_unreachable", "backend_error", "offline", "provider_unreachable", "provider_unavailable"];
+const RETRY = ["backend_unreachable", "backend_error", "offline", "provider_unreachable", "provider_unavailable", "convex_rejects_token"];
 const SIGN_IN = ["session_ended", "not_signed_in", "sign_in_again", "unauthenticated"];
 
 test("errors that may pass offer a retry", () => {

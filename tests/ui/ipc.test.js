@@ -42,7 +42,17 @@ test("each call invokes its command with the arguments Rust names", async () => 
   await ipc.cancelSignIn();
   await ipc.signOut();
   await ipc.profile();
-  await ipc.files("cursor-2", 200);
+  await ipc.watchFiles(3, "cursor-2", 200, { order: "name", search: "report" });
+  await ipc.watchFiles(0, null, 200);
+  await ipc.unwatchFiles(4);
+  await ipc.connection();
+  await ipc.reconnect();
+  await ipc.diagnose();
+  await ipc.upload();
+  await ipc.openFile("k1");
+  await ipc.saveFileAs("k1");
+  await ipc.deleteFile("k1");
+  await ipc.cancelTransfer(7);
   assert.deepEqual(calls, [
     ["app_info", undefined],
     ["session", undefined],
@@ -50,7 +60,17 @@ test("each call invokes its command with the arguments Rust names", async () => 
     ["cancel_sign_in", undefined],
     ["sign_out", undefined],
     ["profile", undefined],
-    ["files", { cursor: "cursor-2", pageSize: 200 }],
+    ["watch_files", { page: 3, cursor: "cursor-2", pageSize: 200, order: "name", search: "report" }],
+    ["watch_files", { page: 0, cursor: null, pageSize: 200, order: null, search: null }],
+    ["unwatch_files", { before: 4 }],
+    ["connection", undefined],
+    ["reconnect", undefined],
+    ["diagnose", undefined],
+    ["upload", undefined],
+    ["open_file", { id: "k1" }],
+    ["save_file_as", { id: "k1" }],
+    ["delete_file", { id: "k1" }],
+    ["cancel_transfer", { id: 7 }],
   ]);
 });
 
@@ -67,10 +87,30 @@ test("event handlers get the payload", async () => {
   const waits = [];
   await ipc.onSession((session) => sessions.push(session));
   await ipc.onSignInWaiting((waiting) => waits.push(waiting));
+  const live = [];
+  await ipc.onConnection((connection) => live.push(connection));
+  await ipc.onProfile((profile) => live.push(profile));
+  await ipc.onFilePage((page) => live.push(page));
+  await ipc.onTransfer((transfer) => live.push(transfer));
+  await ipc.onDragging((dragging) => live.push({ dragging }));
   listeners.get("session")({ event: "session", payload: { state: "signed_out" } });
   listeners.get("sign-in-waiting")({ event: "sign-in-waiting", payload: { url: "http://x", seconds: 300 } });
+  listeners.get("connection")({ event: "connection", payload: { state: "live" } });
+  listeners.get("profile")({ event: "profile", payload: { name: "Dana" } });
+  listeners.get("file-page")({ event: "file-page", payload: { page: 2, files: [] } });
+  listeners.get("transfer")({ event: "transfer", payload: { id: 1, state: "running" } });
+  listeners.get("tauri://drag-enter")({ event: "tauri://drag-enter", payload: { paths: ["/x"] } });
+  listeners.get("tauri://drag-drop")({ event: "tauri://drag-drop", payload: { paths: ["/x"] } });
   assert.deepEqual(sessions, [{ state: "signed_out" }]);
   assert.deepEqual(waits, [{ url: "http://x", seconds: 300 }]);
+  assert.deepEqual(live, [
+    { state: "live" },
+    { name: "Dana" },
+    { page: 2, files: [] },
+    { id: 1, state: "running" },
+    { dragging: true },
+    { dragging: false },
+  ]);
 });
 
 test("the commands are exactly those the app declares and the window's capability grants", () => {

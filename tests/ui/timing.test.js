@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { beforeEach, test } from "node:test";
-import { MARKS, mark, markPainted } from "../../ui/timing.js";
+import { MARKS, mark, markAt, markEachPainted, markPainted } from "../../ui/timing.js";
 
-const bench = readFileSync(new URL("../../bench/src/scenarios.rs", import.meta.url), "utf8");
+/** Every file of a folder of the project, end to end. */
+const sources = (folder, extension) => {
+  const dir = new URL(`../../${folder}/`, import.meta.url);
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(extension))
+    .map((name) => readFileSync(new URL(name, dir), "utf8"))
+    .join("\n");
+};
+const bench = sources("bench/src", ".rs");
+const page = sources("ui", ".js");
 
 /** The frame callbacks requested, run by the test as the browser would before painting. */
 let frames = [];
@@ -18,9 +27,14 @@ beforeEach(() => {
 });
 
 test("the page sets every mark the benchmark reads, under the same names", () => {
-  const read = new Set([...bench.matchAll(/mark\("(kinvex:[a-z-]+)"\)/g)].map(([, name]) => name));
-  assert.ok(read.size >= 6, `the benchmark reads marks: ${[...read]}`);
+  // `mark("…")` reads the first entry of a mark, `marks("…")` every entry (bench/src/*.rs).
+  const read = new Set([...bench.matchAll(/marks?\("(kinvex:[a-z-]+)"\)/g)].map(([, name]) => name));
+  assert.ok(read.size >= 8, `the benchmark reads marks: ${[...read]}`);
   assert.deepEqual(new Set(Object.values(MARKS)), read);
+  for (const key of Object.keys(MARKS)) {
+    const set = new RegExp(`mark[A-Za-z]*\\(MARKS\\.${key}\\b`);
+    assert.match(page, set, `the page never sets MARKS.${key}`);
+  }
 });
 
 test("a mark is recorded at once", () => {
@@ -47,4 +61,25 @@ test("a painted mark is recorded once, however often it is asked for", async () 
   markPainted(MARKS.profileRendered);
   assert.equal(frames.length, 0, "nor does one after it is recorded");
   assert.equal(recorded(MARKS.profileRendered), 1);
+});
+
+test("a mark at a time stamped outside the page lands at that time", () => {
+  markAt(MARKS.updateReceived, performance.timeOrigin + 1234.5);
+  const [entry] = performance.getEntriesByName(MARKS.updateReceived);
+  assert.equal(entry.startTime, 1234.5);
+});
+
+test("a mark painted for each change is recorded once per call, after its frame", async () => {
+  markEachPainted(MARKS.updatePainted);
+  markEachPainted(MARKS.updatePainted);
+  assert.equal(frames.length, 2, "each change waits for a frame of its own request");
+  frames.shift()();
+  frames.shift()();
+  assert.equal(recorded(MARKS.updatePainted), 0, "not before the paint");
+  await nextTask();
+  assert.equal(recorded(MARKS.updatePainted), 2);
+  markEachPainted(MARKS.updatePainted);
+  frames.shift()();
+  await nextTask();
+  assert.equal(recorded(MARKS.updatePainted), 3, "nor does an earlier one stop a later one");
 });

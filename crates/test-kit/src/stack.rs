@@ -4,7 +4,7 @@
 use kinvex_auth::browser::Browser;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::token_store::SecretStore;
-use kinvex_auth::{Auth, Config, TokenStore};
+use kinvex_auth::{Auth, Config, SignInOptions, TokenSet, TokenStore};
 use kinvex_clock::ManualClock;
 use kinvex_devstack::Running;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,20 @@ pub fn auth(config: Config, secrets: Box<dyn SecretStore>, browser: Arc<dyn Brow
     let store = TokenStore::new(secrets, config.issuer_str(), &config.client_id);
     let http = HttpClient::new().unwrap_or_else(|e| panic!("no HTTP client: {e}"));
     Auth::new(config, http, store, browser)
+}
+
+/// Signs `auth` in with `options` through its browser (a headless one in tests), with a bound on
+/// the whole sign-in; a failure fails the test.
+pub async fn sign_in(auth: &Auth, options: &SignInOptions) -> TokenSet {
+    auth.sign_in(
+        options,
+        true,
+        std::time::Duration::from_secs(30),
+        |_| {},
+        std::future::pending(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("sign-in failed: {e}"))
 }
 
 /// A token file of the test's own, alone in a directory of its own (the plaintext store keeps

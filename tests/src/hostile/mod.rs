@@ -152,8 +152,8 @@ impl Ran {
     }
 }
 
-/// Runs `command` with no input, killing it if it is still running after `limit`.
-pub async fn run_within(command: std::process::Command, limit: Duration) -> Ran {
+/// Starts `command` with no input and its output piped, killed if dropped.
+fn spawn_piped(command: std::process::Command) -> (tokio::process::Child, Instant) {
     let mut command = tokio::process::Command::from(command);
     command
         .stdin(Stdio::null())
@@ -161,7 +161,15 @@ pub async fn run_within(command: std::process::Command, limit: Duration) -> Ran 
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let started = Instant::now();
-    let child = command.spawn().expect("the binary under test runs");
+    (
+        command.spawn().expect("the binary under test runs"),
+        started,
+    )
+}
+
+/// Runs `command` with no input, killing it if it is still running after `limit`.
+pub async fn run_within(command: std::process::Command, limit: Duration) -> Ran {
+    let (child, started) = spawn_piped(command);
     match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(output) => {
             let output = output.expect("the process's output");
@@ -180,6 +188,48 @@ pub async fn run_within(command: std::process::Command, limit: Duration) -> Ran 
             hung: true,
             took: started.elapsed(),
         },
+    }
+}
+
+/// Runs a command that keeps running (`--watch`) until its first line of output, then
+/// interrupts it as Ctrl+C would and waits for it to end; all bounded by `limit`.
+#[cfg(unix)]
+pub async fn run_until_output(command: std::process::Command, limit: Duration) -> Ran {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let (mut child, started) = spawn_piped(command);
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut out = String::new();
+    let ran = tokio::time::timeout(limit, async {
+        let _ = stdout.read_line(&mut out).await;
+        if let Some(pid) = child.id() {
+            let pid = nix::unistd::Pid::from_raw(pid as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        }
+        let _ = stdout.read_to_string(&mut out).await;
+        child.wait().await
+    })
+    .await;
+    let hung = ran.is_err();
+    if hung {
+        let _ = child.kill().await;
+    }
+    let stderr = tokio::time::timeout(Duration::from_secs(5), errors)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    Ran {
+        status: ran.ok().and_then(Result::ok),
+        stdout: out,
+        stderr,
+        hung,
+        took: started.elapsed(),
     }
 }
 

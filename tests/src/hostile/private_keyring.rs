@@ -6,6 +6,7 @@ use super::Scratch;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The throwaway keyring's password; it guards nothing but test data in a deleted folder.
 const PASSWORD: &[u8] = b"kinvex-locked-keyring";
@@ -104,8 +105,11 @@ impl PrivateKeyring {
         answer.contains("true")
     }
 
-    /// With `--daemonize` the command returns once the daemon owns the Secret Service name.
+    /// With `--daemonize` the command returns once the daemon has forked, before its Secret
+    /// Service is on the bus; a call made then would have D-Bus start a stray keyring. So this
+    /// waits until the name is owned (when replacing: owned by a process other than the old one).
     fn start_keyring(&self, replace: bool) {
+        let before = replace.then(|| self.owner_pid()).flatten();
         let mut command = Command::new("gnome-keyring-daemon");
         if replace {
             command.arg("--replace");
@@ -126,6 +130,44 @@ impl PrivateKeyring {
             .expect("the keyring takes its password");
         let status = daemon.wait().expect("gnome-keyring-daemon ends");
         assert!(status.success(), "gnome-keyring-daemon failed ({status})");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let owner = self.owner_pid();
+            if owner.is_some() && owner != before {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keyring offered no Secret Service within 20 s"
+            );
+            // The bus signals owner changes only to a connection that watches; one short poll
+            // of the owner's pid is simpler than holding one open.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid of the Secret Service's owner on this bus; `None` while nobody owns the name. Asked
+    /// of the bus itself, which starts nothing.
+    fn owner_pid(&self) -> Option<u32> {
+        let output = Command::new("gdbus")
+            .args(["call", "--session", "--dest", "org.freedesktop.DBus"])
+            .args(["--object-path", "/org/freedesktop/DBus"])
+            .args([
+                "--method",
+                "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            ])
+            .arg("org.freedesktop.secrets")
+            .envs(self.env())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .expect("gdbus runs");
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .strip_prefix("(uint32 ")?
+            .trim_end_matches(",)")
+            .parse()
+            .ok()
     }
 
     fn gdbus(&self, object: &str, method: &str, args: &[&str]) -> String {
