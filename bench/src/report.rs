@@ -46,8 +46,13 @@ impl Samples {
 pub enum Goal {
     /// The subject over the baseline must not exceed this.
     RatioAtMost(f64),
+    /// The subject over the baseline must be at least this (higher is better: throughput).
+    RatioAtLeast(f64),
     /// The subject itself must not exceed this, in its own unit.
     AtMost(f64),
+    /// The subject may exceed the baseline by at most this, in their unit: `value` is the
+    /// median of the per-round differences, shown where a ratio would be.
+    MarginOverBaseline(f64, &'static str),
 }
 
 pub struct Row {
@@ -75,7 +80,17 @@ impl Row {
         }
         match self.goal {
             Goal::RatioAtMost(limit) => self.ratio.map(|r| r <= limit),
-            Goal::AtMost(limit) => Some(self.value <= limit),
+            Goal::RatioAtLeast(limit) => self.ratio.map(|r| r >= limit),
+            Goal::AtMost(limit) | Goal::MarginOverBaseline(limit, _) => Some(self.value <= limit),
+        }
+    }
+
+    /// What the ratio column shows: the ratio, or for a difference goal the difference.
+    pub fn ratio_text(&self) -> String {
+        match (self.goal, self.ratio) {
+            (Goal::MarginOverBaseline(_, unit), _) => format!("{:+.1} {unit}", self.value),
+            (_, Some(ratio)) => format!("{ratio:.2}×"),
+            (_, None) => "—".into(),
         }
     }
 
@@ -90,7 +105,11 @@ impl Row {
                 let ratio = self.ratio.unwrap_or(f64::NAN);
                 format!("missed by {:.0}%", (ratio / limit - 1.0) * 100.0)
             }
-            (Some(false), Goal::AtMost(limit)) => {
+            (Some(false), Goal::RatioAtLeast(limit)) => {
+                let ratio = self.ratio.unwrap_or(f64::NAN);
+                format!("missed by {:.0}%", (1.0 - ratio / limit) * 100.0)
+            }
+            (Some(false), Goal::AtMost(limit) | Goal::MarginOverBaseline(limit, _)) => {
                 format!("missed by {:.0}%", (self.value / limit - 1.0) * 100.0)
             }
             _ => "—".into(),
@@ -122,7 +141,7 @@ impl Report {
         let _ = writeln!(out, "| what | Kinvex | baseline | ratio | goal | |");
         let _ = writeln!(out, "|---|---|---|---|---|---|");
         for row in &self.rows {
-            let ratio = row.ratio.map_or("—".into(), |r| format!("{r:.2}×"));
+            let ratio = row.ratio_text();
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
@@ -187,5 +206,25 @@ mod tests {
         assert_eq!(row(1.1, Goal::RatioAtMost(1.25)).verdict(), "met");
         assert_eq!(row(1.5, Goal::RatioAtMost(1.25)).verdict(), "missed by 20%");
         assert_eq!(row(150.0, Goal::AtMost(100.0)).verdict(), "missed by 50%");
+    }
+
+    #[test]
+    fn a_higher_is_better_ratio_is_met_at_or_above_its_limit() {
+        assert_eq!(row(0.8, Goal::RatioAtLeast(0.8)).verdict(), "met");
+        assert_eq!(row(1.3, Goal::RatioAtLeast(0.8)).verdict(), "met");
+        assert_eq!(row(0.6, Goal::RatioAtLeast(0.8)).verdict(), "missed by 25%");
+        assert_eq!(row(0.6, Goal::RatioAtLeast(0.8)).ratio_text(), "0.60×");
+    }
+
+    #[test]
+    fn a_difference_goal_is_held_to_the_difference_and_shows_it_for_the_ratio() {
+        let mut within = row(3.0, Goal::MarginOverBaseline(50.0, "ms"));
+        within.value = 42.0;
+        assert_eq!(within.verdict(), "met");
+        assert_eq!(within.ratio_text(), "+42.0 ms");
+        let mut over = row(1.0, Goal::MarginOverBaseline(50.0, "ms"));
+        over.value = 75.0;
+        assert_eq!(over.verdict(), "missed by 50%");
+        assert_eq!(row(1.5, Goal::RatioAtMost(1.0)).ratio_text(), "1.50×");
     }
 }

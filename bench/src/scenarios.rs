@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 type Result<T> = std::result::Result<T, String>;
 
 /// A local stack with the demo accounts, and `extra_files` more files for the demo person.
-async fn stack(extra_files: usize) -> Result<Running> {
+pub(crate) async fn stack(extra_files: usize) -> Result<Running> {
     start(kinvex_devstack::Config {
         any_loopback_port: true,
         extra_demo_files: extra_files,
@@ -33,7 +33,7 @@ async fn stack(extra_files: usize) -> Result<Running> {
 }
 
 /// The app's settings for `stack`; a browser that opens nothing (the session is restored).
-fn settings(stack: &Running) -> Vec<(String, String)> {
+pub(crate) fn settings(stack: &Running) -> Vec<(String, String)> {
     [
         ("KINDE_ISSUER_URL", stack.issuer().to_string()),
         ("KINDE_CLIENT_ID", stack.state.config.client_id.clone()),
@@ -48,7 +48,7 @@ fn settings(stack: &Running) -> Vec<(String, String)> {
 
 /// `kinvex login` with the headless user agent as the browser: stores the demo person's session
 /// in the keychain, where the app and the library find it. Returns command start to exit.
-async fn cli_login(setup: &Setup, stack: &Running) -> Result<Duration> {
+pub(crate) async fn cli_login(setup: &Setup, stack: &Running) -> Result<Duration> {
     let demo = &stack.accounts[0];
     let browser = format!(
         "{} browse --email {} --password {}",
@@ -75,7 +75,7 @@ async fn cli_login(setup: &Setup, stack: &Running) -> Result<Duration> {
 }
 
 /// A page-side time (epoch milliseconds) from `script`, once it is no longer null.
-async fn page_time(session: &Session, script: &str) -> Result<f64> {
+pub(crate) async fn page_time(session: &Session, script: &str) -> Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let value = session
@@ -93,18 +93,18 @@ async fn page_time(session: &Session, script: &str) -> Result<f64> {
     }
 }
 
-const DOM_CONTENT_LOADED: &str = "const n = performance.getEntriesByType('navigation')[0]; \
+pub(crate) const DOM_CONTENT_LOADED: &str = "const n = performance.getEntriesByType('navigation')[0]; \
      const end = n ? n.domContentLoadedEventEnd : performance.timing.domContentLoadedEventEnd - performance.timeOrigin; \
      return end > 0 ? performance.timeOrigin + end : null;";
 
 /// The first User Timing mark called `name`, as epoch milliseconds.
-fn mark(name: &str) -> String {
+pub(crate) fn mark(name: &str) -> String {
     format!(
         "const e = performance.getEntriesByName('{name}'); return e.length ? performance.timeOrigin + e[0].startTime : null;"
     )
 }
 
-fn epoch_ms(time: SystemTime) -> f64 {
+pub(crate) fn epoch_ms(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
@@ -168,12 +168,19 @@ pub async fn startup_and_memory(setup: &Setup) -> Result<Vec<Row>> {
         lock(&LAST_TIMELINE)
     );
     memory.detail = format!(
-        "last round, MiB per process: Kinvex {}; bare window {}",
+        "last round, MiB per process: Kinvex {}; bare window {}. Against the figure before live data, from an earlier run on this machine and not this run (BENCHMARKS.md of {BEFORE_LIVE_DATE}, median of the same measure): {BEFORE_LIVE_MIB:.1} MiB, so today's median is {:.2}× that ({:+.1} MiB)",
         split(&app_split),
-        split(&bare_split)
+        split(&bare_split),
+        app_mib.median() / BEFORE_LIVE_MIB,
+        app_mib.median() - BEFORE_LIVE_MIB,
     );
     Ok(vec![startup, memory])
 }
+
+/// The app's idle memory (median PSS, MiB) in the last full run before the app had live data,
+/// and that run's date: a figure from an earlier run, to tell what live data costs.
+const BEFORE_LIVE_MIB: f64 = 311.7;
+const BEFORE_LIVE_DATE: &str = "2026-11-28";
 
 /// The app's start-up steps from its last launch, for the report's breakdown.
 static LAST_TIMELINE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
@@ -495,7 +502,7 @@ pub fn sizes(setup: &Setup) -> Vec<Row> {
     rows
 }
 
-fn ratio_row(
+pub(crate) fn ratio_row(
     what: &str,
     subject: &Samples,
     baseline: &Samples,
