@@ -27,9 +27,11 @@ tasks:
            and the benchmarks (the installer test reuses the last .deb built)
   bundle   build release installers (Linux: .deb and .rpm; macOS: .app and .dmg; Windows: NSIS
            and MSI) carrying the tenant settings (KINDE_*, CONVEX_URL) set in the environment
-  bench    measure start-up, sign-in, refresh, files, memory and size against a bare Tauri
-           window and write BENCHMARKS.md (--quick: one round in debug; --only startup|sign-in|
-           refresh|files|size: one scenario; both report under target/bench)
+  bench    measure start-up, sign-in, refresh, files, live-update latency (against the npm
+           ConvexClient), a change painted, idle CPU, memory and size against a bare Tauri
+           window, and file transfers against curl, and write BENCHMARKS.md (--quick: one round
+           in debug; --only startup|sign-in|refresh|files|live|paint|idle|transfer|size: one
+           scenario; both report under target/bench)
   fuzz     run every fuzz target under AFL++ (afl.rs, stable toolchain) for N seconds each
            (--seconds N, default 60; --target callback|id_token|webhook|convex|config); the
            suite runs each over its seeds for a few seconds
@@ -69,11 +71,16 @@ fn main() -> ExitCode {
 }
 
 /// The folders whose npm packages `purpose` needs: the pinned Tauri CLI at the root; the
-/// official Convex client the wire test runs; convex-test for the project's functions.
+/// official Convex client the wire test runs; Kinde's own packages the provider is held to;
+/// convex-test for the project's functions.
 fn npm_packages(purpose: system::Purpose) -> Vec<PathBuf> {
     let mut dirs = vec![root()];
     if purpose == system::Purpose::Test {
-        dirs.extend([root().join("tests/wire"), root().join("convex")]);
+        dirs.extend([
+            root().join("tests/wire"),
+            root().join("tests/kinde"),
+            root().join("convex"),
+        ]);
     }
     dirs
 }

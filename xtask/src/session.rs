@@ -43,15 +43,21 @@ pub fn inside(args: &[String]) -> ExitCode {
         eprintln!("xtask: {INSIDE} needs a command");
         return ExitCode::FAILURE;
     };
+    // Orphans of the session (the daemonized keyring first) become this process's children, so
+    // the keyring's end is seen as it happens and no orphan is left a zombie.
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        eprintln!("xtask: cannot adopt the session's orphans ({e}); the keyring is not watched");
+    }
     let scratch = std::env::temp_dir().join(format!("kinvex-session-{}", std::process::id()));
     let code = match prepare(&scratch) {
         Ok(env) => {
             let mut command = Command::new(program);
             command
                 .args(program_args)
-                .envs(env)
+                .envs(env.iter().map(|(k, v)| (*k, v)))
                 .env_remove("WAYLAND_DISPLAY");
-            match command.status() {
+            match run(command, &env) {
                 Ok(status) if status.success() => ExitCode::SUCCESS,
                 Ok(status) => {
                     eprintln!("xtask: `{program}` failed in the desktop session ({status})");
@@ -70,6 +76,76 @@ pub fn inside(args: &[String]) -> ExitCode {
     };
     let _ = std::fs::remove_dir_all(&scratch);
     code
+}
+
+/// Runs the command to its end while reaping every adopted orphan. When the keyring daemon is
+/// among them, its end is reported at once and another is started on the same files: without
+/// it every later keychain call would fail or meet a locked keyring that D-Bus starts on
+/// demand, and one lost daemon would fail every test after it.
+#[cfg(target_os = "linux")]
+fn run(
+    mut command: Command,
+    env: &[(&'static str, OsString)],
+) -> std::io::Result<std::process::ExitStatus> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use std::os::unix::process::ExitStatusExt;
+    let mut keyring = secret_service_pid();
+    let started = std::time::Instant::now();
+    let child = command.spawn()?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    loop {
+        let (who, raw) = match waitpid(None, None) {
+            Ok(WaitStatus::Exited(who, code)) => (who, code << 8),
+            Ok(WaitStatus::Signaled(who, signal, core)) => {
+                (who, signal as i32 | if core { 0x80 } else { 0 })
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(std::io::Error::from(e)),
+        };
+        let status = std::process::ExitStatus::from_raw(raw);
+        if who == pid {
+            return Ok(status);
+        }
+        if Some(who.as_raw()) == keyring {
+            // Said at once, between the tests' own lines, so the test it happened under shows.
+            eprintln!(
+                "xtask: the session's Secret Service (gnome-keyring-daemon, pid {who}) ended \
+                 {:.0} s into the run ({status}); starting another on the same keyring",
+                started.elapsed().as_secs_f64()
+            );
+            keyring = match start_keyring(env, true) {
+                Ok(()) => secret_service_pid(),
+                Err(e) => {
+                    eprintln!("xtask: {e}; keychain calls from now on fail");
+                    None
+                }
+            };
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run(
+    mut command: Command,
+    _env: &[(&'static str, OsString)],
+) -> std::io::Result<std::process::ExitStatus> {
+    command.status()
+}
+
+/// The process that owns the Secret Service name on the session bus, asked of the bus itself.
+#[cfg(target_os = "linux")]
+fn secret_service_pid() -> Option<i32> {
+    let output = bus_call("GetConnectionUnixProcessID", "org.freedesktop.secrets")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    // The answer reads `(uint32 1234,)`.
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .strip_prefix("(uint32 ")?
+        .trim_end_matches(",)")
+        .parse()
+        .ok()
 }
 
 /// Creates the scratch XDG directories and unlocks a new login keyring in them.
@@ -99,10 +175,23 @@ fn prepare(scratch: &Path) -> Result<Vec<(&'static str, OsString)>, String> {
     // with it, WebKitWebDriver's screenshots never complete under Xvfb.)
     env.push(("GDK_BACKEND", "x11".into()));
     env.push(("NO_AT_BRIDGE", "1".into()));
+    activate_with(&env)?;
 
-    // With --daemonize the command returns once the daemon owns the Secret Service name on the
-    // bus, which is the readiness signal; the daemon exits with the bus at the session's end.
-    let mut keyring = Command::new("gnome-keyring-daemon")
+    // With --daemonize the command returns once the daemon has forked, before its Secret Service
+    // is on the bus (it initialises after waking its parent); `wait_for_secret_service` is the
+    // readiness signal. The daemon exits with the bus at the session's end.
+    start_keyring(&env, false)?;
+    Ok(env)
+}
+
+/// Starts a keyring daemon that unlocks the session's login collection (creating it the first
+/// time), replacing any other of this session's when `replace`.
+fn start_keyring(env: &[(&'static str, OsString)], replace: bool) -> Result<(), String> {
+    let mut command = Command::new("gnome-keyring-daemon");
+    if replace {
+        command.arg("--replace");
+    }
+    let mut keyring = command
         .args(["--daemonize", "--unlock", "--components=secrets"])
         .envs(env.iter().map(|(k, v)| (*k, v)))
         .stdin(Stdio::piped())
@@ -122,5 +211,70 @@ fn prepare(scratch: &Path) -> Result<Vec<(&'static str, OsString)>, String> {
     if !status.success() {
         return Err(format!("gnome-keyring-daemon failed to unlock ({status})"));
     }
-    Ok(env)
+    wait_for_secret_service(env)
+}
+
+/// Gives the services the bus starts on demand (a prompter, or a keyring should this one end)
+/// the scratch directories too: the bus was started before they existed, and without them such
+/// a service would use the developer's own keyrings and caches.
+fn activate_with(env: &[(&'static str, OsString)]) -> Result<(), String> {
+    let mut entries = Vec::new();
+    for (key, value) in env {
+        let value = value
+            .to_str()
+            .filter(|v| !v.contains(['\'', '\\']))
+            .ok_or_else(|| format!("{key} cannot be handed to the session bus: {value:?}"))?;
+        entries.push(format!("'{key}': '{value}'"));
+    }
+    let status = bus_call(
+        "UpdateActivationEnvironment",
+        &format!("{{{}}}", entries.join(", ")),
+    )
+    .stdout(Stdio::null())
+    .status()
+    .map_err(|e| format!("gdbus could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the session bus refused the scratch environment ({status})"
+        ))
+    }
+}
+
+/// `gdbus call` of one of the session bus's own methods, with its one argument.
+fn bus_call(method: &str, argument: &str) -> Command {
+    let mut command = Command::new("gdbus");
+    command
+        .args(["call", "--session", "--dest", "org.freedesktop.DBus"])
+        .args(["--object-path", "/org/freedesktop/DBus"])
+        .arg("--method")
+        .arg(format!("org.freedesktop.DBus.{method}"))
+        .arg(argument);
+    command
+}
+
+/// Waits (bounded) until the Secret Service name has an owner on the session bus. A call made
+/// before that would make D-Bus start a second keyring of its own, one that has no unlocked
+/// collection and answers every call with a prompt nobody sees.
+fn wait_for_secret_service(env: &[(&'static str, OsString)]) -> Result<(), String> {
+    let status = Command::new("gdbus")
+        .args([
+            "wait",
+            "--session",
+            "--timeout",
+            "20",
+            "org.freedesktop.secrets",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("gdbus could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "gnome-keyring-daemon did not offer the Secret Service within 20 s ({status})"
+        ))
+    }
 }

@@ -66,6 +66,12 @@ pub const DESKTOP_SESSION: &[Need] = &[
     programs("desktop-file-utils", &["update-desktop-database"]),
     programs("chromium", &["chromium"]),
     programs("chromium-driver", &["chromedriver"]),
+    // The file-transfer benchmark's baseline: the same POST and GET as the app's client.
+    programs("curl", &["curl"]),
+    // A full disk, for real: the storage tests mount a 1 MiB tmpfs to download into.
+    programs("mount", &["mount", "umount"]),
+    // A child that does nothing for a while, for the CPU and process-tree tests of the bench.
+    programs("coreutils", &["sleep"]),
 ];
 
 /// The official npm clients (Convex's, the Tauri CLI) and the UI's unit tests run on Node.js.
@@ -197,9 +203,16 @@ pub fn ensure_cargo_tool(tool: &CargoTool) -> Result<(), String> {
     }
 }
 
-/// Installs the npm packages of `dir` from its lock file when they are not there yet.
+/// Where a successful install leaves a copy of the lock file it installed from, so a lock file
+/// that changed since (a pulled dependency) installs again instead of testing stale packages.
+const INSTALLED_LOCK: &str = "node_modules/.kinvex-installed-lock.json";
+
+/// Installs the npm packages of `dir` from its lock file unless that very lock file was
+/// installed already.
 fn ensure_npm_packages(dir: &Path) -> Result<(), String> {
-    if dir.join("node_modules").is_dir() {
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("{}: no package-lock.json: {e}", dir.display()))?;
+    if std::fs::read(dir.join(INSTALLED_LOCK)).is_ok_and(|installed| installed == lock) {
         return Ok(());
     }
     eprintln!("xtask: installing npm packages in {}", dir.display());
@@ -208,11 +221,11 @@ fn ensure_npm_packages(dir: &Path) -> Result<(), String> {
         .current_dir(dir)
         .status()
         .map_err(|e| format!("npm: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("npm ci failed in {}", dir.display()))
+    if !status.success() {
+        return Err(format!("npm ci failed in {}", dir.display()));
     }
+    std::fs::write(dir.join(INSTALLED_LOCK), lock)
+        .map_err(|e| format!("{}: {e}", dir.join(INSTALLED_LOCK).display()))
 }
 
 fn missing(needs: &[Need]) -> Vec<&'static str> {
