@@ -3,6 +3,7 @@
 // Every value from the backend is put on the page with textContent, never as HTML.
 
 import * as ipc from "./ipc.js";
+import { Announcer } from "./announcer.js";
 import { ConfirmDelete } from "./confirm-delete.js";
 import { ConnectionIndicator } from "./connection.js";
 import { Diagnostics } from "./diagnostics.js";
@@ -15,6 +16,8 @@ import { MARKS, mark, markPainted } from "./timing.js";
 import { TransfersPanel } from "./transfers.js";
 
 const $ = (id) => document.getElementById(id);
+
+const announcer = new Announcer($("announcer"));
 
 const view = {
   screen: "loading",
@@ -55,7 +58,7 @@ const fileQuery = new FileQueryControls(
 );
 
 const transfers = new TransfersPanel(
-  { panel: $("transfers"), list: $("transfers-list"), announce: $("transfer-announce") },
+  { panel: $("transfers"), list: $("transfers-list"), announce: $("announcer") },
   { cancel: (id) => ipc.cancelTransfer(id).catch(reportError) },
 );
 
@@ -75,7 +78,7 @@ const fileActions = {
     try {
       await ipc.deleteFile(file.id);
       // The live list drops the row by itself; the live region says it happened.
-      $("transfer-announce").textContent = `Deleted ${file.name}.`;
+      announcer.say(`Deleted ${file.name}.`);
     } catch (error) {
       reportError(error);
     }
@@ -126,6 +129,9 @@ const diagnostics = new Diagnostics(
   { diagnose: ipc.diagnose },
 );
 
+/** Where the keyboard lands on each screen when what had focus went away with the last one. */
+const FOCUS = { "signed-out": "sign-in", "signing-in": "cancel-sign-in", "signed-in": "files-title" };
+
 function show(screen) {
   view.screen = screen;
   for (const name of ["loading", "signed-out", "signing-in", "signed-in"]) {
@@ -133,6 +139,9 @@ function show(screen) {
   }
   $("bar-user").hidden = screen !== "signed-in";
   if (screen !== "signing-in") stopCountdown();
+  const focused = document.activeElement;
+  const lost = !focused || focused === document.body || focused.closest("[hidden]");
+  if (lost && FOCUS[screen]) $(FOCUS[screen]).focus();
 }
 
 function banner(message, action) {
@@ -193,7 +202,10 @@ async function reconnect() {
 function route(session) {
   switch (session.state) {
     case "signed_in": {
-      if (view.screen !== "signed-in") hideBanner();
+      if (view.screen !== "signed-in") {
+        hideBanner();
+        announcer.say(`Signed in as ${sessionLabel(session)}.`);
+      }
       $("bar-email").textContent = sessionLabel(session);
       const loading = loadSignedIn(false);
       if (view.screen === "loading") {
@@ -213,6 +225,7 @@ function route(session) {
       });
       break;
     case "signed_out":
+      if (view.screen === "signed-in") announcer.say("Signed out.");
       view.loadedFor = null;
       // The next person starts from newest first, with no search of the last one's.
       fileQuery.reset();
@@ -229,8 +242,15 @@ function route(session) {
 function startCountdown(seconds) {
   stopCountdown();
   const deadline = Date.now() + seconds * 1000;
+  let warned = seconds <= 60;
   const tick = () => {
-    $("time-left").textContent = timeLeft(secondsLeft(deadline, Date.now()));
+    const left = secondsLeft(deadline, Date.now());
+    $("time-left").textContent = timeLeft(left);
+    // The countdown itself is not a live region (it would be read every second): one warning.
+    if (!warned && left <= 60) {
+      warned = true;
+      announcer.say("One minute left to finish signing in.");
+    }
   };
   tick();
   view.countdown = setInterval(tick, 1000);
@@ -247,12 +267,14 @@ async function signIn(register) {
   $("time-left").textContent = "";
   show("signing-in");
   $("cancel-sign-in").focus();
+  announcer.say("Continue in your browser to sign in.");
   try {
     await ipc.signIn(register);
     // The `session` event moves the window to the signed-in screen.
   } catch (error) {
     show("signed-out");
-    if (!isCancelled(error)) reportError(error);
+    if (isCancelled(error)) announcer.say("Sign-in cancelled.");
+    else reportError(error);
     $("sign-in").focus();
   }
 }

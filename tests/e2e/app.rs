@@ -4,42 +4,11 @@
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use kinvex_devstack::{Config, Running, start};
+use kinvex_e2e::desktop::{app_settings, demo_browser, local_stack};
 use kinvex_e2e::hostile::Fragments;
 use kinvex_e2e::{Session, keychain_items, required_env};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-async fn stack() -> Running {
-    start(Config {
-        any_loopback_port: true,
-        ..Config::default()
-    })
-    .await
-    .expect("stack starts")
-}
-
-fn settings(stack: &Running, browser: &str) -> Vec<(String, String)> {
-    [
-        ("KINDE_ISSUER_URL", stack.issuer().to_string()),
-        ("KINDE_CLIENT_ID", stack.state.config.client_id.clone()),
-        ("KINDE_REDIRECT_URL", "http://127.0.0.1:0/callback".into()),
-        ("CONVEX_URL", stack.api_url().to_string()),
-        ("BROWSER", browser.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-fn sign_in_browser(stack: &Running) -> String {
-    let demo = &stack.accounts[0];
-    format!(
-        "{} browse --email {} --password {}",
-        required_env("KINVEX_E2E_DEVSTACK"),
-        demo.email,
-        demo.password
-    )
-}
 
 async fn admin(stack: &Running, path: &str, body: serde_json::Value) {
     let response = reqwest::Client::new()
@@ -53,8 +22,8 @@ async fn admin(stack: &Running, path: &str, body: serde_json::Value) {
 
 #[tokio::test]
 async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() {
-    let stack = stack().await;
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let stack = local_stack().await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     app.wait_shown("screen-signed-out").await;
     app.wait_shown("local-badge").await;
     app.screenshot("app-signed-out").await;
@@ -80,7 +49,7 @@ async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() 
 
     // Restart: signed in again from the keychain, with a browser that cannot open.
     let exchanges = stack.state.stats.code_exchanges.load(Ordering::SeqCst);
-    let app = Session::desktop_with(&settings(&stack, "false")).await;
+    let app = Session::desktop_with(&app_settings(&stack, "false")).await;
     app.wait_for_text("profile-name", "Dana Demo").await;
     assert_eq!(
         stack.state.stats.code_exchanges.load(Ordering::SeqCst),
@@ -100,12 +69,12 @@ async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() 
 
 #[tokio::test]
 async fn registering_shows_the_new_persons_profile() {
-    let stack = stack().await;
+    let stack = local_stack().await;
     let browser = format!(
         "{} browse --register --given-name Wendy --family-name Window --email wendy@example.com --password window-password",
         required_env("KINVEX_E2E_DEVSTACK")
     );
-    let app = Session::desktop_with(&settings(&stack, &browser)).await;
+    let app = Session::desktop_with(&app_settings(&stack, &browser)).await;
     app.click("[data-testid=register]").await;
     app.wait_for_text("profile-name", "Wendy Window").await;
     app.wait_for_text("profile-email", "wendy@example.com")
@@ -118,9 +87,9 @@ async fn registering_shows_the_new_persons_profile() {
 
 #[tokio::test]
 async fn a_sign_in_can_be_cancelled_in_the_app_or_in_the_browser() {
-    let stack = stack().await;
+    let stack = local_stack().await;
     // A browser that opens nothing: the person uses the app's Cancel.
-    let app = Session::desktop_with(&settings(&stack, "true")).await;
+    let app = Session::desktop_with(&app_settings(&stack, "true")).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_shown("screen-signing-in").await;
     let shown = app
@@ -136,7 +105,7 @@ async fn a_sign_in_can_be_cancelled_in_the_app_or_in_the_browser() {
     app.close().await;
 
     let cancel = format!("{} browse --cancel", required_env("KINVEX_E2E_DEVSTACK"));
-    let app = Session::desktop_with(&settings(&stack, &cancel)).await;
+    let app = Session::desktop_with(&app_settings(&stack, &cancel)).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_shown("banner").await;
     assert!(
@@ -150,8 +119,8 @@ async fn a_sign_in_can_be_cancelled_in_the_app_or_in_the_browser() {
 
 #[tokio::test]
 async fn backend_down_at_start_is_shown_and_reconnect_brings_the_window_live() {
-    let stack = stack().await;
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let stack = local_stack().await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     admin(
         &stack,
         "faults",
@@ -182,7 +151,7 @@ async fn backend_down_at_start_is_shown_and_reconnect_brings_the_window_live() {
 
 #[tokio::test]
 async fn chromium_as_the_system_browser_signs_the_app_in_through_the_real_pages() {
-    let stack = stack().await;
+    let stack = local_stack().await;
     let dir = std::env::temp_dir().join(format!("kinvex-chromium-browser-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let handoff = dir.join("url");
@@ -199,7 +168,7 @@ async fn chromium_as_the_system_browser_signs_the_app_in_through_the_real_pages(
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
 
-    let app = Session::desktop_with(&settings(&stack, &script.display().to_string())).await;
+    let app = Session::desktop_with(&app_settings(&stack, &script.display().to_string())).await;
     app.click("[data-testid=sign-in]").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !handoff.exists() {
@@ -243,7 +212,7 @@ async fn ten_thousand_files_stay_a_short_list_in_the_page() {
     })
     .await
     .expect("stack starts");
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_for("//*[@data-testid='files']//span[normalize-space()='Quarterly report.pdf']")
         .await;
@@ -321,8 +290,8 @@ async fn the_apps_scheme_brings_the_sign_in_back_through_the_desktop() {
     // The whole path a tenant with a custom-scheme callback gets: the browser's last redirect
     // goes to xdg-open, the desktop starts the registered app with the URL, the single-instance
     // plugin hands it to the running window, and the waiting sign-in takes it.
-    let stack = stack().await;
-    let mut env = settings(&stack, &sign_in_browser(&stack));
+    let stack = local_stack().await;
+    let mut env = app_settings(&stack, &demo_browser(&stack));
     for (key, value) in &mut env {
         if key == "KINDE_REDIRECT_URL" {
             *value = "dev.kinvex.desktop:/callback".into();
@@ -441,8 +410,8 @@ async fn pasted(app: &Session) -> String {
 
 #[tokio::test]
 async fn diagnostics_open_signed_out_and_in_show_every_check_and_copy_a_report_without_tokens() {
-    let stack = stack().await;
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let stack = local_stack().await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     app.wait_shown("screen-signed-out").await;
 
     // Signed out: the view opens from the footer; the checks of the session are skipped.
@@ -581,8 +550,8 @@ async fn wait_for_sockets(stack: &Running, wanted: impl Fn(usize) -> bool) -> us
 
 #[tokio::test]
 async fn files_and_the_profile_change_live_in_the_open_window_and_sign_out_closes_the_socket() {
-    let stack = stack().await;
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let stack = local_stack().await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_for_text("files-count", "14 files").await;
     app.wait_for_text("connection-text", "Live").await;
@@ -690,7 +659,7 @@ async fn a_backend_restart_shows_reconnecting_then_live_with_the_list_still_live
         port(first.api_url()),
         port(first.site_url()),
     );
-    let app = Session::desktop_with(&settings(&first, &sign_in_browser(&first))).await;
+    let app = Session::desktop_with(&app_settings(&first, &demo_browser(&first))).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_for_text("files-count", "14 files").await;
     app.wait_for_text("connection-text", "Live").await;
@@ -730,8 +699,8 @@ async fn wait_first_row(app: &Session, name: &str) {
 
 #[tokio::test]
 async fn sorting_by_name_puts_the_first_name_first_and_a_search_narrows_the_list() {
-    let stack = stack().await;
-    let app = Session::desktop_with(&settings(&stack, &sign_in_browser(&stack))).await;
+    let stack = local_stack().await;
+    let app = Session::desktop_with(&app_settings(&stack, &demo_browser(&stack))).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_for_text("files-count", "14 files").await;
 

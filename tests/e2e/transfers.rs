@@ -123,7 +123,7 @@ async fn uploads_show_progress_and_rows_a_folder_is_refused_open_caches_privatel
         .await;
     }
     app.wait_for(
-        "//*[@data-testid='transfer-announce'][starts-with(normalize-space(), 'Uploaded Plan')]",
+        "//*[@data-testid='announcer'][starts-with(normalize-space(), 'Uploaded Plan')]",
     )
     .await;
     // The folder is refused with the library's words, and stays until dismissed.
@@ -177,7 +177,7 @@ async fn uploads_show_progress_and_rows_a_folder_is_refused_open_caches_privatel
     app.click("[data-testid=confirm-delete-ok]").await;
     wait_gone(&app, &row("Plan B.txt")).await;
     app.wait_for_text("files-count", "15 files").await;
-    app.wait_for_text("transfer-announce", "Deleted Plan B.txt.")
+    app.wait_for_text("announcer", "Deleted Plan B.txt.")
         .await;
     app.close().await;
 }
@@ -235,7 +235,7 @@ async fn cancel_stops_an_upload_part_way_and_leaves_no_file_and_no_stored_bytes(
     ))
     .await;
     app.wait_for_text(
-        "transfer-announce",
+        "announcer",
         &format!("Cancelled the upload of {name}."),
     )
     .await;

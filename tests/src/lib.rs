@@ -6,6 +6,7 @@
 //! that, a test fails with a message saying so rather than passing without having run.
 
 mod callback;
+pub mod desktop;
 mod driver;
 mod env;
 pub mod hostile;

@@ -223,6 +223,61 @@ impl Session {
         }
     }
 
+    /// Presses the keys of `chord` together on the focused element and lets them go, as a
+    /// person at the keyboard would (`['\u{E008}', '\u{E004}']` is Shift+Tab).
+    pub async fn press(&self, chord: &[char]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".into());
+        for &value in chord {
+            keys = keys.then(KeyAction::Down { value });
+        }
+        for &value in chord.iter().rev() {
+            keys = keys.then(KeyAction::Up { value });
+        }
+        self.client()
+            .perform_actions(keys)
+            .await
+            .unwrap_or_else(|e| panic!("pressing {chord:?}: {e}"));
+    }
+
+    /// The `data-testid` (or else the id) of the element that has the keyboard's focus, or
+    /// `body` when none has.
+    pub async fn focused(&self) -> String {
+        let script = "const e = document.activeElement; \
+                      return !e || e === document.body ? 'body' : (e.dataset.testid || e.id || e.tagName);";
+        self.client()
+            .execute(script, Vec::new())
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Presses `chord` until the element with `data-testid` = `id` has the focus; at most
+    /// `presses` times, so a control the keyboard cannot reach fails the test.
+    pub async fn press_until_focused(&self, chord: &[char], id: &str, presses: usize) {
+        for _ in 0..presses {
+            if self.focused().await == id {
+                return;
+            }
+            self.press(chord).await;
+        }
+        let now = self.focused().await;
+        assert_eq!(
+            now, id,
+            "`{id}` not reached by {chord:?} in {presses} presses"
+        );
+    }
+
+    /// Waits until the window's live region (`announcer`) says `text` (it may end in the
+    /// no-break space that makes a repeated announcement read again).
+    pub async fn wait_announced(&self, text: &str) {
+        self.wait_for(&format!(
+            "//*[@data-testid='announcer'][starts-with(normalize-space(), '{text}')]"
+        ))
+        .await;
+    }
+
     /// Saves a PNG of the viewport under the artifacts directory and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         // A snapshot shows the last painted frame: let the page paint what the DOM now holds.
