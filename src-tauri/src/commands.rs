@@ -4,7 +4,9 @@
 use crate::live::FileQuery;
 use crate::state::Desktop;
 use crate::transfers::Transfers;
-use crate::view::{AppInfo, CommandError, Connection, Diagnosis, FilePage, Profile, SessionView};
+use crate::view::{
+    AppInfo, CommandError, Connection, Diagnosis, FilePage, ProfileView, SessionView,
+};
 use tauri::{AppHandle, Runtime, State};
 
 #[tauri::command]
@@ -38,9 +40,14 @@ pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
     Ok(desktop.sign_out().await?)
 }
 
+/// The profile now, its picture a `data:` URL or null; `profile` events carry its changes and
+/// the picture once it has been fetched.
 #[tauri::command]
-pub async fn profile(desktop: State<'_, Desktop>) -> Result<Profile, CommandError> {
-    Ok(desktop.profile().await?)
+pub async fn profile<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+) -> Result<ProfileView, CommandError> {
+    Ok(desktop.profile(&app).await?)
 }
 
 /// Page `page` of the files from `cursor` in `order`, filtered by `search` (`files:list`'s

@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod live;
 mod os;
+mod picture;
 mod shown;
 mod state;
 mod transfers;

@@ -11,8 +11,9 @@
 //! bounded as soon as its first value says more files follow.
 
 use crate::error::DesktopError;
+use crate::picture::Pictures;
 use crate::shown::Shown;
-use crate::view::{self, Connection, FilePage, FilePageUpdate, LiveUpdate as Update, Profile};
+use crate::view::{self, Connection, FilePage, FilePageUpdate, LiveUpdate as Update, ProfileView};
 use kinvex_auth::Auth;
 use kinvex_convex::live::Live;
 use kinvex_convex::{Client, Kind, data};
@@ -56,11 +57,17 @@ impl LiveSession {
         deployment: &url::Url,
         subject: String,
         shown: Arc<Shown>,
+        pictures: Arc<Pictures>,
     ) -> LiveSession {
         let live = Live::connect(auth.clone(), deployment);
         let forwarders = vec![
             tauri::async_runtime::spawn(forward_connection(app.clone(), live.connection())),
-            tauri::async_runtime::spawn(forward_profile(app.clone(), live.clone(), auth.clone())),
+            tauri::async_runtime::spawn(forward_profile(
+                app.clone(),
+                live.clone(),
+                auth.clone(),
+                pictures,
+            )),
         ];
         LiveSession {
             subject,
@@ -151,12 +158,18 @@ async fn forward_connection<R: Runtime>(
 
 /// Emits the profile on each change of the person's `users` record. A person the backend has
 /// no record of yet (the webhook has not arrived) is stored once, as the HTTP path does; the
-/// subscription then sees the new record.
-async fn forward_profile<R: Runtime>(app: AppHandle<R>, live: Live, auth: Arc<Auth>) {
+/// subscription then sees the new record. Each profile goes out at once, with initials until
+/// its picture has been fetched, which then follows as a second emission.
+async fn forward_profile<R: Runtime>(
+    app: AppHandle<R>,
+    live: Live,
+    auth: Arc<Auth>,
+    pictures: Arc<Pictures>,
+) {
     let mut records = match live.subscribe("users:current", json!({})).await {
         Ok(records) => records,
         Err(e) => {
-            let _ = app.emit(view::PROFILE_EVENT, Update::<Profile>::of(Err(e)));
+            let _ = app.emit(view::PROFILE_EVENT, Update::<ProfileView>::of(Err(e)));
             return;
         }
     };
@@ -171,7 +184,10 @@ async fn forward_profile<R: Runtime>(app: AppHandle<R>, live: Live, auth: Arc<Au
                 }
             }
             Ok(record) => match auth.identity().await {
-                Ok(identity) => Ok(data::profile_of(&record, identity)),
+                Ok(identity) => {
+                    let profile = data::profile_of(&record, identity);
+                    Ok(crate::state::show_profile(&app, &pictures, &auth, profile))
+                }
                 Err(e) => Err(e.into()),
             },
             Err(e) => Err(e.into()),

@@ -5,9 +5,13 @@
 use crate::error::{DesktopError, SetupError};
 use crate::live::{FileQuery, LiveSession};
 use crate::os;
+use crate::picture::Pictures;
 use crate::shown::Shown;
 use crate::transfers::Transfers;
-use crate::view::{AppInfo, Connection, Diagnosis, FilePage, Profile, SessionView, SignInWaiting};
+use crate::view::{
+    AppInfo, Connection, Diagnosis, FilePage, LiveUpdate, Profile, ProfileView, SessionView,
+    SignInWaiting,
+};
 use crate::{view, window};
 use kinvex_auth::browser::SystemBrowser;
 use kinvex_auth::config::ConfigError;
@@ -44,6 +48,8 @@ pub struct Desktop {
     live: tokio::sync::Mutex<Option<Arc<LiveSession>>>,
     /// The files the window was shown, which Open, Save as… and Delete name by id.
     shown: Arc<Shown>,
+    /// The profile pictures fetched this session (see [`crate::picture`]).
+    pictures: Arc<Pictures>,
 }
 
 type EarlyProfile = tauri::async_runtime::JoinHandle<Option<Result<Profile, ConvexError>>>;
@@ -62,6 +68,7 @@ impl Desktop {
             early_profile: Mutex::new(None),
             live: tokio::sync::Mutex::new(None),
             shown: Arc::new(Shown::default()),
+            pictures: Arc::new(Pictures::default()),
         }
     }
 
@@ -194,6 +201,7 @@ impl Desktop {
     pub async fn sign_out(&self) -> Result<(), DesktopError> {
         let auth = self.auth().await?;
         self.end_live().await;
+        self.pictures.clear();
         auth.sign_out(true).await?;
         Ok(())
     }
@@ -205,7 +213,11 @@ impl Desktop {
             SessionState::SignedIn { .. } | SessionState::Offline { .. } => {
                 let _ = self.live_session(app).await;
             }
-            SessionState::SignedOut => self.end_live().await,
+            SessionState::SignedOut => {
+                self.end_live().await;
+                // The session ended: its pictures, and what failed, are fetched anew next time.
+                self.pictures.clear();
+            }
             SessionState::Unknown => {}
         }
     }
@@ -243,6 +255,7 @@ impl Desktop {
             &deployment,
             subject,
             shown,
+            self.pictures.clone(),
         ));
         *live = Some(session.clone());
         Ok(session)
@@ -287,9 +300,20 @@ impl Desktop {
         *lock(&self.early_profile) = Some(task);
     }
 
-    /// The signed-in person's profile: the prefetched one the first time (if it is still this
-    /// person's and it succeeded), otherwise fetched now.
-    pub async fn profile(&self) -> Result<Profile, DesktopError> {
+    /// The signed-in person's profile, at once with the picture this session already has
+    /// (else initials; a `profile` event brings the picture when it arrives).
+    pub async fn profile<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+    ) -> Result<ProfileView, DesktopError> {
+        let auth = self.auth().await?;
+        let profile = self.profile_data().await?;
+        Ok(show_profile(app, &self.pictures, auth, profile))
+    }
+
+    /// The profile's data: the prefetched one the first time (if it is still this person's and
+    /// it succeeded), otherwise fetched now.
+    async fn profile_data(&self) -> Result<Profile, DesktopError> {
         let (auth, client) = self.client().await?;
         let early = lock(&self.early_profile).take();
         if let Some(task) = early
@@ -401,6 +425,20 @@ impl Desktop {
         *lock(&self.cancel) = Some(sender);
         receiver
     }
+}
+
+/// `profile` as the window gets it now; its picture, if fetched later, follows as a `profile`
+/// event (shared by the `profile` command and the live socket's forwarder).
+pub fn show_profile<R: Runtime>(
+    app: &AppHandle<R>,
+    pictures: &Arc<Pictures>,
+    auth: &Auth,
+    profile: Profile,
+) -> ProfileView {
+    let app = app.clone();
+    pictures.show(auth.http().reqwest(), profile, move |shown| {
+        let _ = app.emit(view::PROFILE_EVENT, LiveUpdate::Value(shown));
+    })
 }
 
 /// A poisoned lock only means a panic elsewhere; the value inside is still usable.

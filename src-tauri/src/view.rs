@@ -16,7 +16,8 @@ pub const SESSION_EVENT: &str = "session";
 pub const SIGN_IN_WAITING_EVENT: &str = "sign-in-waiting";
 /// Emitted with a [`Connection`] whenever the live socket's state changes.
 pub const CONNECTION_EVENT: &str = "connection";
-/// Emitted with a [`LiveUpdate`]`<`[`Profile`]`>` whenever the signed-in person's profile changes.
+/// Emitted with a [`LiveUpdate`]`<`[`ProfileView`]`>` whenever the signed-in person's profile
+/// changes, and again with its `picture` once that has been fetched (see [`crate::picture`]).
 pub const PROFILE_EVENT: &str = "profile";
 /// Emitted with a [`FilePageUpdate`] whenever a page the window watches changes.
 pub const FILE_PAGE_EVENT: &str = "file-page";
@@ -36,6 +37,49 @@ impl From<DesktopError> for CommandError {
         CommandError {
             code: e.code(),
             message: e.to_string(),
+        }
+    }
+}
+
+/// The profile as the window gets it: [`Profile`] with its picture as a `data:` URL (or null,
+/// for initials) in place of the picture's remote URL, which the web view never sees.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProfileView {
+    pub kinde_id: String,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub organization: Option<String>,
+    pub member_since: Option<f64>,
+    /// `data:image/…;base64,…`, fetched and checked in Rust.
+    pub picture: Option<String>,
+}
+
+impl ProfileView {
+    pub fn new(profile: Profile, picture: Option<String>) -> ProfileView {
+        let Profile {
+            kinde_id,
+            name,
+            given_name,
+            family_name,
+            email,
+            phone,
+            picture_url: _,
+            organization,
+            member_since,
+        } = profile;
+        ProfileView {
+            kinde_id,
+            name,
+            given_name,
+            family_name,
+            email,
+            phone,
+            organization,
+            member_since,
+            picture,
         }
     }
 }
@@ -170,6 +214,28 @@ mod tests {
         ] {
             assert_eq!(SessionView::from(&state).state, name);
         }
+    }
+
+    #[test]
+    fn the_profile_the_window_gets_has_its_picture_as_data_and_never_the_remote_url() {
+        let profile = Profile {
+            kinde_id: "kp_1".into(),
+            name: Some("Dana Demo".into()),
+            picture_url: Some("https://cdn.example.com/p.png?sig=secret".into()),
+            ..Profile::default()
+        };
+        let shown = serde_json::to_value(ProfileView::new(
+            profile.clone(),
+            Some("data:image/png;base64,AAAA".into()),
+        ))
+        .expect("serializes");
+        assert_eq!(shown["picture"], "data:image/png;base64,AAAA");
+        assert_eq!(shown["name"], "Dana Demo");
+        let text = shown.to_string();
+        assert!(!text.contains("cdn.example.com"), "{text}");
+        assert!(shown.get("picture_url").is_none(), "{text}");
+        let none = serde_json::to_value(ProfileView::new(profile, None)).expect("serializes");
+        assert_eq!(none["picture"], serde_json::Value::Null);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod idp;
 pub mod keys;
 mod pages;
+pub mod pictures;
 pub mod random;
 mod seed;
 pub mod store;

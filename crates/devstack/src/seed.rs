@@ -40,6 +40,9 @@ struct Person {
     given: &'static str,
     family: &'static str,
     phone: Option<&'static str>,
+    /// A picture served by the stack (`/_devstack/pictures/{id}.png`); without one the app
+    /// shows initials.
+    picture: bool,
     /// Their organisations, the default first, with what they may do in each.
     seats: &'static [Seat],
     files: &'static [(&'static str, &'static str, i64)],
@@ -50,6 +53,7 @@ const DEMO: Person = Person {
     given: "Dana",
     family: "Demo",
     phone: Some("+44 7700 900123"),
+    picture: true,
     // Two organisations, so a token can show the one signed in to apart from the list of all:
     // an admin in one, a member who may only read in the other.
     seats: &[
@@ -95,6 +99,7 @@ const OTHER: Person = Person {
     given: "Alex",
     family: "Other",
     phone: None,
+    picture: false,
     seats: &[Seat {
         org: DEFAULT_ORG,
         roles: &[MEMBER_ROLE],
@@ -194,13 +199,16 @@ fn ensure(
     }
     let password = random::demo_password();
     let now = state.clock.unix();
+    let id = random::kinde_user_id();
     let user = User {
-        id: random::kinde_user_id(),
+        picture: person
+            .picture
+            .then(|| crate::pictures::url(&state.issuer, &id)),
+        id,
         email: person.email.into(),
         given_name: person.given.into(),
         family_name: person.family.into(),
         phone: person.phone.map(str::to_string),
-        picture: None,
         organizations: person.seats.iter().map(|s| s.org.to_string()).collect(),
         created_at: now,
         updated_at: now,
@@ -217,7 +225,7 @@ fn ensure(
         email: user.email.clone(),
         first_name: Some(user.given_name.clone()),
         last_name: Some(user.family_name.clone()),
-        picture_url: None,
+        picture_url: user.picture.clone(),
         phone: user.phone.clone(),
     };
     let now_ms = state.clock.unix_ms();

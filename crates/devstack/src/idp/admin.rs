@@ -1,7 +1,7 @@
 //! Test controls under `/_devstack/`: counters, faults (the live-query sockets' are in
 //! `backend::sync::control`), lifetimes, key rotation, the admin actions that make Kinde
-//! send `user.updated` and `user.deleted`, and the tenant's organisations, memberships (roles
-//! and permissions) and feature flags. Loopback only, like the rest.
+//! send `user.updated` and `user.deleted`, the tenant's organisations, memberships (roles
+//! and permissions) and feature flags, and people's pictures. Loopback only, like the rest.
 
 use crate::store::provider::{Flag, Organization, Write};
 use crate::{Fault, State, lock};
@@ -26,6 +26,7 @@ pub fn router() -> Router<Arc<State>> {
             axum::routing::patch(update_user).delete(delete_user),
         )
         .route("/_devstack/users/{id}/revoke", post(revoke_user))
+        .route("/_devstack/pictures/{file}", get(crate::pictures::serve))
         .route("/_devstack/organizations", post(create_organization))
         .route(
             "/_devstack/organizations/{code}/members/{user_id}",
@@ -114,6 +115,7 @@ struct UserPatch {
     given_name: Option<String>,
     family_name: Option<String>,
     phone: Option<String>,
+    /// The picture's URL (Kinde's `picture` claim, the webhook's `image_url`); `""` removes it.
     picture: Option<String>,
     /// Makes this the person's default organisation, joining it if need be.
     org_code: Option<String>,
@@ -139,7 +141,11 @@ async fn update_user(
         user.family_name = v;
     }
     user.phone = patch.phone.or(user.phone);
-    user.picture = patch.picture.or(user.picture);
+    user.picture = match patch.picture {
+        Some(url) if url.is_empty() => None,
+        Some(url) => Some(url),
+        None => user.picture,
+    };
     if let Some(organizations) = patch.organizations {
         if organizations.is_empty() {
             return (
