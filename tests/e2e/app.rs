@@ -32,6 +32,12 @@ async fn sign_in_shows_the_profile_and_files_survives_a_restart_and_signs_out() 
     app.wait_for_text("profile-name", "Dana Demo").await;
     app.wait_for_text("profile-id", &stack.accounts[0].user_id)
         .await;
+    // The stack's picture, fetched by Rust: the window holds only its bytes, never its address.
+    let picture = app
+        .wait_for("//*[@id='avatar']/img[starts-with(@src, 'data:image/png;base64,')]")
+        .await;
+    let src = picture.attr("src").await.ok().flatten().unwrap_or_default();
+    assert!(!src.contains("_devstack"), "no remote address in the page");
     app.wait_for("//*[@data-testid='files']//span[normalize-space()='Quarterly report.pdf']")
         .await;
     app.wait_for_text("files-count", "14 files").await;

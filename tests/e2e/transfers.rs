@@ -122,10 +122,8 @@ async fn uploads_show_progress_and_rows_a_folder_is_refused_open_caches_privatel
         ))
         .await;
     }
-    app.wait_for(
-        "//*[@data-testid='announcer'][starts-with(normalize-space(), 'Uploaded Plan')]",
-    )
-    .await;
+    app.wait_for("//*[@data-testid='announcer'][starts-with(normalize-space(), 'Uploaded Plan')]")
+        .await;
     // The folder is refused with the library's words, and stays until dismissed.
     app.wait_for(
         "//*[@data-testid='transfer'][@data-state='failed'][.//*[normalize-space()='Photos']]//*[@data-testid='transfer-status'][contains(., 'is a folder, not a file')]",
@@ -177,8 +175,7 @@ async fn uploads_show_progress_and_rows_a_folder_is_refused_open_caches_privatel
     app.click("[data-testid=confirm-delete-ok]").await;
     wait_gone(&app, &row("Plan B.txt")).await;
     app.wait_for_text("files-count", "15 files").await;
-    app.wait_for_text("announcer", "Deleted Plan B.txt.")
-        .await;
+    app.wait_for_text("announcer", "Deleted Plan B.txt.").await;
     app.close().await;
 }
 
@@ -234,11 +231,8 @@ async fn cancel_stops_an_upload_part_way_and_leaves_no_file_and_no_stored_bytes(
         "//*[@data-testid='transfer'][@data-state='cancelled'][{progress}]//*[@data-testid='transfer-status'][normalize-space()='Cancelled']"
     ))
     .await;
-    app.wait_for_text(
-        "announcer",
-        &format!("Cancelled the upload of {name}."),
-    )
-    .await;
+    app.wait_for_text("announcer", &format!("Cancelled the upload of {name}."))
+        .await;
     assert_eq!(
         stack.state.store.storage().count().expect("count"),
         blobs,
