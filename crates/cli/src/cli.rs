@@ -1,5 +1,9 @@
 //! The command line as clap parses it: each command with its own flags. Parsing touches nothing
 //! else, so `--help`, `help CMD` and `--version` work with no settings at all.
+//!
+//! One file: the command line is one clap definition, and its tests parse that whole definition
+//! (flags belong to their own command, help lists every command); split, each part would be
+//! checked only against itself.
 
 use crate::colour::Colours;
 use crate::exit::Exit;
@@ -53,6 +57,9 @@ pub enum Command {
     Download(DownloadArgs),
     /// Delete one of your files, by id or name
     Rm(RmArgs),
+    /// Your organizations: list them, switch to one, create one
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Check each hop from your settings to the backend, and say what to fix
     Doctor(DoctorArgs),
     /// Print a shell completion script to standard output
@@ -187,6 +194,56 @@ pub struct RmArgs {
     pub json: bool,
 }
 
+/// `kinvex org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// List your organizations, the one you are signed in to marked with *
+    List(OrgListArgs),
+    /// Sign in to another of your organizations (without a page if the browser is signed in)
+    Switch(OrgSwitchArgs),
+    /// Create an organization, with you as its admin, and switch to it
+    Create(OrgCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrgListArgs {
+    /// Print the organizations as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `org switch` and `org create` share: they sign in again through the browser.
+#[derive(Debug, Args)]
+pub struct OrgSignInArgs {
+    /// Do not open a browser; only print the address
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Give up after this long
+    #[arg(long, value_name = "SECONDS", default_value_t = SIGN_IN_TIMEOUT.as_secs())]
+    pub timeout: u64,
+    /// Print the organization now current as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgSwitchArgs {
+    /// The organization's code (see `kinvex org list`)
+    #[arg(value_name = "CODE", value_parser = not_blank)]
+    pub code: String,
+    #[command(flatten)]
+    pub sign_in: OrgSignInArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgCreateArgs {
+    /// The new organization's name
+    #[arg(value_name = "NAME", value_parser = not_blank)]
+    pub name: String,
+    #[command(flatten)]
+    pub sign_in: OrgSignInArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Print the report as JSON
@@ -206,6 +263,13 @@ fn write_styled(stream: &mut dyn Write, text: &StyledStr, colour: bool) -> std::
         write!(stream, "{}", text.ansi())
     } else {
         write!(stream, "{text}")
+    }
+}
+
+fn not_blank(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err("it must not be empty".into()),
+        trimmed => Ok(trimmed.to_string()),
     }
 }
 
@@ -436,6 +500,41 @@ mod tests {
     }
 
     #[test]
+    fn org_takes_its_subcommands_and_refuses_a_blank_code_or_name() {
+        assert!(matches!(
+            command(&["org", "list", "--json"]),
+            Command::Org(OrgCommand::List(OrgListArgs { json: true }))
+        ));
+        let Command::Org(OrgCommand::Switch(switch)) =
+            command(&["org", "switch", " org_1 ", "--json", "--timeout", "9"])
+        else {
+            panic!("org switch");
+        };
+        assert_eq!(switch.code, "org_1");
+        assert!(switch.sign_in.json && !switch.sign_in.no_browser);
+        assert_eq!(switch.sign_in.timeout, 9);
+        let Command::Org(OrgCommand::Create(create)) =
+            command(&["org", "create", "Acme Labs", "--no-browser"])
+        else {
+            panic!("org create");
+        };
+        assert_eq!(create.name, "Acme Labs");
+        assert!(create.sign_in.no_browser && !create.sign_in.json);
+        assert_eq!(create.sign_in.timeout, 300);
+        for args in [&["org", "switch", " "][..], &["org", "create", ""]] {
+            let (exit, _, err) = refused(args);
+            assert_eq!(exit, Exit::Usage, "{args:?}");
+            assert!(err.contains("it must not be empty"), "{args:?}: {err}");
+        }
+        let (exit, _, err) = refused(&["org"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(
+            err.contains("list") && err.contains("switch") && err.contains("create"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_misspelt_flag_is_a_usage_error_with_a_suggestion() {
         let (exit, out, err) = refused(&["login", "--regster"]);
         assert_eq!(exit, Exit::Usage);
@@ -504,6 +603,7 @@ mod tests {
             "upload",
             "download",
             "rm",
+            "org",
             "doctor",
             "completion",
         ] {

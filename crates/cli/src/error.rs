@@ -50,6 +50,12 @@ pub enum CliError {
         failed: usize,
         total: usize,
     },
+    /// `org switch CODE`: the provider refused, and CODE is not one of the person's
+    /// organisations; the session is unchanged (`current` is the one still signed in to).
+    NotAMember {
+        code: String,
+        current: Option<String>,
+    },
 }
 
 impl CliError {
@@ -67,6 +73,7 @@ impl CliError {
             CliError::DestinationExists { .. } => "destination_exists",
             CliError::NeedsOutput { .. } => "needs_output",
             CliError::UploadsFailed { .. } => "upload_failed",
+            CliError::NotAMember { .. } => "not_a_member",
         }
     }
 
@@ -137,6 +144,14 @@ impl std::fmt::Display for CliError {
             CliError::UploadsFailed { failed, total } => write!(
                 f,
                 "{failed} of {total} files were not uploaded (each one's error is above); the others were. Fix what each error says and upload those again."
+            ),
+            CliError::NotAMember { code, current } => write!(
+                f,
+                "You are not a member of the organization {code:?}, so you cannot switch to it. You are still signed in{}. See your organizations with `kinvex org list`.",
+                current
+                    .as_ref()
+                    .map(|c| format!(" to {c}"))
+                    .unwrap_or_default()
             ),
         }
     }

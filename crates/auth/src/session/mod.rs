@@ -47,6 +47,30 @@ pub struct SignInOptions {
     pub login_hint: Option<String>,
     /// Force the sign-in page even with a browser session (`prompt=login`).
     pub force_login: bool,
+    /// Ask without a page first (`prompt=none`): a browser that still has the provider's
+    /// session comes straight back. When the provider answers that the person must interact
+    /// (`login_required`, `interaction_required`, `consent_required`), the same sign-in opens
+    /// the page once, through a new loopback listener. Ignored with `register` or `force_login`,
+    /// which always show a page.
+    pub silent: bool,
+    /// Create an organisation with this name and sign in to it (`is_create_org=true`,
+    /// `org_name`); the person becomes its admin. Takes the place of `org_code`.
+    pub create_org: Option<String>,
+}
+
+impl SignInOptions {
+    /// The `prompt` of the first authorization request, if any.
+    pub(crate) fn first_prompt(&self) -> Option<&'static str> {
+        if self.register {
+            Some("create")
+        } else if self.force_login {
+            Some("login")
+        } else if self.silent {
+            Some("none")
+        } else {
+            None
+        }
+    }
 }
 
 /// What `status` reports.

@@ -12,7 +12,7 @@ use crate::loopback::Listener;
 use crate::redirect::{self, Rejection};
 use crate::secret::Secret;
 use crate::token_store::TokenSet;
-use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreResponseType};
+use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreResponseType, CoreTokenResponse};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, CsrfToken, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse, TokenResponse,
@@ -21,11 +21,16 @@ use std::future::Future;
 use std::time::Duration;
 use url::Url;
 
+/// The answers to `prompt=none` that mean the person has to see a page (OIDC Core §3.1.2.6).
+const NEEDS_A_PAGE: [&str; 3] = ["login_required", "interaction_required", "consent_required"];
+
 impl Auth {
-    /// Signs in through the browser. `show_url` receives the sign-in URL (always, so it can be
-    /// copied when no browser opens); `open_browser` false skips opening one. `cancel` ends the
-    /// wait early. The session is stored only after every check passed, under the session lock
-    /// (see [`Auth::save`]).
+    /// Signs in through the browser. `show_url` receives each sign-in URL (always, so it can be
+    /// copied when no browser opens): one, or two when a silent attempt
+    /// ([`SignInOptions::silent`]) is answered with "the person must interact" and the page is
+    /// opened after it. `open_browser` false skips opening one. `cancel` ends the wait early;
+    /// `timeout` bounds the whole sign-in, both attempts together. The session is stored only
+    /// after every check passed, under the session lock (see [`Auth::save`]).
     ///
     /// The keychain is asked first: when it is absent or does not answer, nothing is shown,
     /// opened or asked of the provider, so no authorization code is spent on a session that
@@ -35,11 +40,101 @@ impl Auth {
         options: &SignInOptions,
         open_browser: bool,
         timeout: Duration,
-        show_url: impl FnOnce(&Url),
+        mut show_url: impl FnMut(&Url),
         cancel: impl Future<Output = ()>,
     ) -> Result<TokenSet, AuthError> {
         self.check_keychain().await?;
         let provider = self.provider().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut cancel = std::pin::pin!(cancel);
+        let first = options.first_prompt();
+        let answered = self
+            .authorize(
+                &provider,
+                options,
+                first,
+                open_browser,
+                deadline,
+                &mut show_url,
+                cancel.as_mut(),
+            )
+            .await;
+        let answered = match answered {
+            // At most one page after a silent attempt: the page's own answer is final.
+            Err(AuthError::Provider { error, .. })
+                if first == Some("none") && NEEDS_A_PAGE.contains(&error.as_str()) =>
+            {
+                tracing::info!(
+                    "the browser has no session to sign in with silently ({error}); opening the sign-in page"
+                );
+                self.authorize(
+                    &provider,
+                    options,
+                    None,
+                    open_browser,
+                    deadline,
+                    &mut show_url,
+                    cancel.as_mut(),
+                )
+                .await
+            }
+            other => other,
+        };
+        let (response, nonce) = answered.map_err(|e| match e {
+            AuthError::Timeout { .. } => AuthError::Timeout {
+                seconds: timeout.as_secs(),
+            },
+            other => other,
+        })?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| {
+                AuthError::TokenExchange(
+                    "no ID token came back; KINDE_SCOPES must include openid".into(),
+                )
+            })?
+            .to_string();
+        let now = self.clock.now();
+        let identity = id_token::validate(
+            &provider,
+            &self.http,
+            &self.config.client_id,
+            &id_token,
+            Some(&nonce),
+            now,
+        )
+        .await?;
+        let grant = Grant {
+            access_token: Secret::new(response.access_token().secret().clone()),
+            id_token: Some((Secret::new(id_token), identity)),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().clone())),
+            expires_in: response
+                .expires_in()
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        };
+        let tokens = grant.into_new_session(kinvex_clock::unix(now))?;
+        self.save(tokens.clone()).await?;
+        *self.current.lock().await = Cached::SignedIn(tokens.clone());
+        self.announce(SessionState::of(&tokens));
+        Ok(tokens)
+    }
+
+    /// One authorization request with `prompt`, its answer through a listener of its own (or
+    /// the app's scheme) before `deadline`, and the code exchanged: the token response and the
+    /// nonce its ID token must carry.
+    #[allow(clippy::too_many_arguments)]
+    async fn authorize(
+        &self,
+        provider: &Provider,
+        options: &SignInOptions,
+        prompt: Option<&str>,
+        open_browser: bool,
+        deadline: tokio::time::Instant,
+        show_url: &mut impl FnMut(&Url),
+        cancel: impl Future<Output = ()>,
+    ) -> Result<(CoreTokenResponse, Nonce), AuthError> {
         let listener = if self.config.redirect_is_loopback() {
             Some(Listener::bind(
                 &self.config.redirect,
@@ -77,12 +172,14 @@ impl Auth {
         if let Some(audience) = &self.config.audience {
             request = request.add_extra_param("audience", audience.clone());
         }
-        if options.register {
-            request = request.add_extra_param("prompt", "create");
-        } else if options.force_login {
-            request = request.add_extra_param("prompt", "login");
+        if let Some(prompt) = prompt {
+            request = request.add_extra_param("prompt", prompt.to_string());
         }
-        if let Some(org) = &options.org_code {
+        if let Some(name) = &options.create_org {
+            request = request
+                .add_extra_param("is_create_org", "true")
+                .add_extra_param("org_name", name.clone());
+        } else if let Some(org) = &options.org_code {
             request = request.add_extra_param("org_code", org.clone());
         }
         if let Some(hint) = &options.login_hint {
@@ -95,6 +192,7 @@ impl Auth {
             self.open_in_browser(&url);
         }
 
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         let state = Secret::new(state.secret().clone());
         let code = match listener {
             Some(listener) => {
@@ -118,40 +216,8 @@ impl Auth {
             .set_pkce_verifier(verifier)
             .request_async(&self.http)
             .await
-            .map_err(|e| exchange_error(&provider, e))?;
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| {
-                AuthError::TokenExchange(
-                    "no ID token came back; KINDE_SCOPES must include openid".into(),
-                )
-            })?
-            .to_string();
-        let now = self.clock.now();
-        let identity = id_token::validate(
-            &provider,
-            &self.http,
-            &self.config.client_id,
-            &id_token,
-            Some(&nonce),
-            now,
-        )
-        .await?;
-        let grant = Grant {
-            access_token: Secret::new(response.access_token().secret().clone()),
-            id_token: Some((Secret::new(id_token), identity)),
-            refresh_token: response
-                .refresh_token()
-                .map(|t| Secret::new(t.secret().clone())),
-            expires_in: response
-                .expires_in()
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        };
-        let tokens = grant.into_new_session(kinvex_clock::unix(now))?;
-        self.save(tokens.clone()).await?;
-        *self.current.lock().await = Cached::SignedIn(tokens.clone());
-        self.announce(SessionState::of(&tokens));
-        Ok(tokens)
+            .map_err(|e| exchange_error(provider, e))?;
+        Ok((response, nonce))
     }
 
     /// Hands a URL the operating system delivered for the app's scheme to the sign-in waiting

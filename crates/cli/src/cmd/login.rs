@@ -57,6 +57,7 @@ fn options(args: &LoginArgs) -> SignInOptions {
         org_code: args.org.clone(),
         login_hint: args.login_hint.clone(),
         force_login: args.force,
+        ..SignInOptions::default()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod download;
 pub mod files;
 pub mod login;
 pub mod logout;
+pub mod org;
 mod resolve;
 pub mod rm;
 pub mod status;
@@ -47,6 +48,9 @@ pub fn run(command: Command, clock: &dyn Clock, io: &mut Io<'_>) -> Result<Exit,
         Command::Upload(args) => with_auth(async |auth| upload::run(auth, &args, io).await)?,
         Command::Download(args) => with_auth(async |auth| download::run(auth, &args, io).await)?,
         Command::Rm(args) => with_auth(async |auth| rm::run(auth, &args, io).await)?,
+        Command::Org(command) => {
+            with_auth(async |auth| org::run(auth, &command, io, interrupted()).await)?
+        }
         Command::Doctor(args) => with_auth(async |auth| {
             let inputs = kinvex_doctor::Inputs::new(auth);
             doctor::run(inputs, &args, doctor::Marks::detect(), io).await
