@@ -18,6 +18,9 @@ fn main() {
         "save_file_as",
         "delete_file",
         "cancel_transfer",
+        "organizations",
+        "switch_organization",
+        "create_organization",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed: check tauri.conf.json and capabilities/");

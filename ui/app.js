@@ -10,6 +10,7 @@ import { Diagnostics } from "./diagnostics.js";
 import { errorMessage, isCancelled, remedy } from "./errors.js";
 import { FileList } from "./file-list.js";
 import { FileQueryControls } from "./file-query.js";
+import { OrganizationMenu } from "./organization-menu.js";
 import { secondsLeft, sessionLabel, timeLeft } from "./format.js";
 import { ProfileCard } from "./profile-card.js";
 import { MARKS, mark, markPainted } from "./timing.js";
@@ -84,6 +85,32 @@ const fileActions = {
     }
   },
 };
+
+// Switching or creating an organisation is a sign-in in Rust; the profile then shows the new
+// organisation. The files are the person's, whichever organisation: the list stays as it is.
+const organizations = new OrganizationMenu(
+  {
+    root: $("org-menu"),
+    button: $("org-button"),
+    label: $("org-button-text"),
+    menu: $("org-list"),
+    cancel: $("org-cancel"),
+    dialog: $("org-create"),
+    form: $("org-create-form"),
+    name: $("org-create-name"),
+    createCancel: $("org-create-cancel"),
+  },
+  {
+    load: ipc.organizations,
+    switchTo: ipc.switchOrganization,
+    create: ipc.createOrganization,
+    cancel: () => ipc.cancelSignIn(),
+    say: (text) => announcer.say(text),
+    onError: reportError,
+    onChanged: () => loadProfile(),
+    canCancel: () => !diagnostics.isOpen && !confirmDelete.isOpen,
+  },
+);
 
 /** Files dragged over the window: the card shows it would take them (Rust receives the drop). */
 function showDropping(dragging) {
@@ -227,6 +254,7 @@ function route(session) {
     case "signed_out":
       if (view.screen === "signed-in") announcer.say("Signed out.");
       view.loadedFor = null;
+      organizations.clear();
       // The next person starts from newest first, with no search of the last one's.
       fileQuery.reset();
       connection.show(null);
@@ -288,7 +316,7 @@ async function loadSignedIn(force) {
   hideBanner();
   const shown = loadProfile();
   view.profileShown = shown;
-  await Promise.all([shown, files.reload(fileQuery.query)]);
+  await Promise.all([shown, files.reload(fileQuery.query), organizations.load()]);
 }
 
 function delay(ms) {
@@ -350,6 +378,8 @@ async function boot() {
   await ipc.onTransfer((update) => transfers.update(update));
   await ipc.onDragging(showDropping);
   await ipc.onSignInWaiting((waiting) => {
+    // A switch's sign-in keeps the signed-in screen; the menu says what is going on.
+    if (organizations.waiting(waiting)) return;
     $("waiting-url").value = waiting.url;
     startCountdown(waiting.seconds);
   });

@@ -9,6 +9,9 @@ export const COMMANDS = Object.freeze({
   signIn: "sign_in",
   cancelSignIn: "cancel_sign_in",
   signOut: "sign_out",
+  organizations: "organizations",
+  switchOrganization: "switch_organization",
+  createOrganization: "create_organization",
   profile: "profile",
   watchFiles: "watch_files",
   unwatchFiles: "unwatch_files",
@@ -58,6 +61,15 @@ export const session = () => invoke(COMMANDS.session);
 export const signIn = (register) => invoke(COMMANDS.signIn, { register });
 export const cancelSignIn = () => invoke(COMMANDS.cancelSignIn);
 export const signOut = () => invoke(COMMANDS.signOut);
+/** The person's organisations: `[{code, name, current}]`, `name` null when the provider gives none. */
+export const organizations = () => invoke(COMMANDS.organizations);
+/**
+ * Signs in to organisation `code`, silently first (`sign-in-waiting` says `silent: false` when a
+ * page opens after all); resolves with the organisation now current, `{code, name, current}`.
+ */
+export const switchOrganization = (code) => invoke(COMMANDS.switchOrganization, { code });
+/** Creates organisation `name` and signs in to it, like a switch; resolves with it. */
+export const createOrganization = (name) => invoke(COMMANDS.createOrganization, { name });
 export const profile = () => invoke(COMMANDS.profile);
 /**
  * Page number `page` of the files from `cursor` (null: the first) in `files:list`'s `order`,
@@ -89,7 +101,10 @@ export const cancelTransfer = (id) => invoke(COMMANDS.cancelTransfer, { id });
 
 /** Calls `handler` with each new session state; resolves once listening. */
 export const onSession = (handler) => listen(EVENTS.session, handler);
-/** Calls `handler` with `{url, seconds}` when a sign-in waits for the browser. */
+/**
+ * Calls `handler` with `{url, seconds, silent}` when a sign-in waits for the browser; `silent`
+ * when no page is asked for (it should come straight back).
+ */
 export const onSignInWaiting = (handler) => listen(EVENTS.signInWaiting, handler);
 /** Calls `handler` with each new connection state: `{state: "live"}`, `{state: "offline", since_ms}`, … */
 export const onConnection = (handler) => listen(EVENTS.connection, handler);

@@ -5,7 +5,7 @@ use crate::live::FileQuery;
 use crate::state::Desktop;
 use crate::transfers::Transfers;
 use crate::view::{
-    AppInfo, CommandError, Connection, Diagnosis, FilePage, ProfileView, SessionView,
+    AppInfo, CommandError, Connection, Diagnosis, FilePage, Organization, ProfileView, SessionView,
 };
 use tauri::{AppHandle, Runtime, State};
 
@@ -28,6 +28,32 @@ pub async fn sign_in<R: Runtime>(
     register: bool,
 ) -> Result<(), CommandError> {
     Ok(desktop.sign_in(&app, register).await?)
+}
+
+/// The person's organisations, the current one marked.
+#[tauri::command]
+pub async fn organizations(desktop: State<'_, Desktop>) -> Result<Vec<Organization>, CommandError> {
+    Ok(desktop.organizations().await?)
+}
+
+/// Signs in to the organisation `code`, silently first; answers with the one now current.
+#[tauri::command]
+pub async fn switch_organization<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    code: String,
+) -> Result<Organization, CommandError> {
+    Ok(desktop.switch_organization(&app, code).await?)
+}
+
+/// Creates the organisation `name` and signs in to it; answers with it.
+#[tauri::command]
+pub async fn create_organization<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    name: String,
+) -> Result<Organization, CommandError> {
+    Ok(desktop.create_organization(&app, name).await?)
 }
 
 #[tauri::command]

@@ -38,6 +38,14 @@ pub enum DesktopError {
         path: PathBuf,
         detail: String,
     },
+    /// The provider refused a switch to an organisation the person is not in; the session is
+    /// as it was, in `current` (its name, else its code).
+    NotAMember {
+        code: String,
+        current: Option<String>,
+    },
+    /// A switch or a creation signed in, but to no organisation.
+    NoOrganization,
 }
 
 impl DesktopError {
@@ -52,6 +60,9 @@ impl DesktopError {
             DesktopError::Released => "released",
             DesktopError::Cache { .. } => "cache_failed",
             DesktopError::Open { .. } => "open_failed",
+            // The CLI's code for the same refusal (`kinvex org switch`).
+            DesktopError::NotAMember { .. } => "not_a_member",
+            DesktopError::NoOrganization => "no_organization",
         }
     }
 }
@@ -87,6 +98,17 @@ impl fmt::Display for DesktopError {
                 f,
                 "The file is at {} but could not be opened ({detail}). Check that an application is set to open files of this type, or use Save as… instead.",
                 path.display()
+            ),
+            DesktopError::NotAMember { code, current } => write!(
+                f,
+                "You are not a member of the organization {code}, so you cannot switch to it. You are still signed in{}.",
+                current
+                    .as_ref()
+                    .map(|c| format!(" to {c}"))
+                    .unwrap_or_default()
+            ),
+            DesktopError::NoOrganization => f.write_str(
+                "The sign-in service signed you in to no organization. Choose one from the menu, or sign out and in again.",
             ),
         }
     }
@@ -127,7 +149,11 @@ impl std::error::Error for DesktopError {
             DesktopError::Setup(e) => Some(e),
             DesktopError::Auth(e) => Some(e),
             DesktopError::Convex(e) => Some(e),
-            DesktopError::Released | DesktopError::Cache { .. } | DesktopError::Open { .. } => None,
+            DesktopError::Released
+            | DesktopError::Cache { .. }
+            | DesktopError::Open { .. }
+            | DesktopError::NotAMember { .. }
+            | DesktopError::NoOrganization => None,
         }
     }
 }
@@ -200,6 +226,14 @@ mod tests {
                 .into(),
                 "not_a_file",
                 "queue is a pipe, not a file; nothing was uploaded. Choose a file instead.",
+            ),
+            (
+                DesktopError::NotAMember {
+                    code: "org_other".into(),
+                    current: Some("Northwind Studio".into()),
+                },
+                "not_a_member",
+                "You are not a member of the organization org_other, so you cannot switch to it. You are still signed in to Northwind Studio.",
             ),
         ];
         for (error, code, message) in cases {

@@ -131,6 +131,9 @@ fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::sign_in,
             commands::cancel_sign_in,
             commands::sign_out,
+            commands::organizations,
+            commands::switch_organization,
+            commands::create_organization,
             commands::profile,
             commands::watch_files,
             commands::unwatch_files,
@@ -366,6 +369,61 @@ mod tests {
         let names: Vec<&str> = listed.iter().map(|f| f.name.as_str()).collect();
         assert!(names.contains(&"Dropped notes.txt"), "{names:?}");
         assert!(!names.contains(&"Photos"), "{names:?}");
+    }
+
+    /// A switch from the window's side, against the local stack: the organisations listed, the
+    /// profile's Organization after a switch, and a switch to one the person is not in refused
+    /// as such (the session unchanged).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_switch_shows_in_the_profile_and_one_to_a_strangers_organisation_is_refused() {
+        use kinvex_auth::SignInOptions;
+        use kinvex_auth::token_store::PlaintextFile;
+        use kinvex_test_kit::browser::{HeadlessBrowser, sign_in_as};
+        use kinvex_test_kit::env::Settings;
+        use kinvex_test_kit::stack::{self, TokenFile};
+
+        let stack = stack::start(None).await;
+        let tokens = TokenFile::new("organizations");
+        let auth = stack::auth(
+            Settings::for_stack(&stack).config(),
+            Box::new(PlaintextFile::new(tokens.to_path_buf())),
+            Arc::new(HeadlessBrowser::new(sign_in_as(&stack.accounts[0]))),
+        );
+        stack::sign_in(&auth, &SignInOptions::default()).await;
+        let app = with_commands(mock_builder())
+            .manage(Desktop::with_auth(Arc::new(auth)))
+            .build(tauri::generate_context!())
+            .expect("mock app builds");
+        let desktop = app.state::<Desktop>();
+        let current = |listed: &[view::Organization]| {
+            listed.iter().find(|o| o.current).map(|o| o.code.clone())
+        };
+        let listed = desktop.organizations().await.expect("listed");
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert_eq!(current(&listed).as_deref(), Some("org_kinvex_demo"));
+
+        let now = desktop
+            .switch_organization(app.handle(), "org_kinvex_default".into())
+            .await
+            .expect("switched");
+        assert_eq!(
+            (now.code.as_str(), now.name.as_deref(), now.current),
+            ("org_kinvex_default", Some("Kinvex"), true)
+        );
+        let profile = desktop.profile(app.handle()).await.expect("profile");
+        assert_eq!(profile.organization.as_deref(), Some("org_kinvex_default"));
+
+        let refused = desktop
+            .switch_organization(app.handle(), "org_not_hers".into())
+            .await
+            .expect_err("not a member");
+        assert_eq!(refused.code(), "not_a_member");
+        assert_eq!(
+            refused.to_string(),
+            "You are not a member of the organization org_not_hers, so you cannot switch to it. You are still signed in to Kinvex."
+        );
+        let listed = desktop.organizations().await.expect("listed");
+        assert_eq!(current(&listed).as_deref(), Some("org_kinvex_default"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The app's state, shared by the window's commands: the sign-in session, the Convex client and
 //! the signed-in person's live socket, or why the app could not set them up. What each command
-//! does is a method here, over the library crates.
+//! does is a method here, over the library crates. One file because every method works on the
+//! same private fields (the set-up, the cancel switch, the live socket), which stay private here.
 
 use crate::error::{DesktopError, SetupError};
 use crate::live::{FileQuery, LiveSession};
@@ -167,21 +168,93 @@ impl Desktop {
         app: &AppHandle<R>,
         register: bool,
     ) -> Result<(), DesktopError> {
-        let auth = self.auth().await?;
-        let cancel = self.arm_cancel();
         let options = SignInOptions {
             register,
             ..Default::default()
         };
+        self.sign_in_with(app, &options).await
+    }
+
+    /// The person's organisations, the current one marked.
+    pub async fn organizations(&self) -> Result<Vec<view::Organization>, DesktopError> {
+        let auth = self.auth().await?;
+        let organizations = auth.organizations().await?;
+        Ok(organizations.into_iter().map(Into::into).collect())
+    }
+
+    /// Signs in to the organisation `code`, silently first (a browser that still has the
+    /// provider's session shows no page), and answers with the organisation now current. A
+    /// refusal for one the person is not in says so; the session stays as it was.
+    pub async fn switch_organization<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        code: String,
+    ) -> Result<view::Organization, DesktopError> {
+        let auth = self.auth().await?;
+        let options = SignInOptions {
+            org_code: Some(code.clone()),
+            login_hint: auth.identity().await?.email,
+            silent: true,
+            ..Default::default()
+        };
+        match self.sign_in_with(app, &options).await {
+            Err(DesktopError::Auth(AuthError::Denied)) => {
+                let organizations = auth.organizations().await?;
+                if organizations.iter().any(|o| o.code == code) {
+                    return Err(AuthError::Denied.into());
+                }
+                let current = organizations.into_iter().find(|o| o.current);
+                Err(DesktopError::NotAMember {
+                    code,
+                    current: current.map(|o| o.name.unwrap_or(o.code)),
+                })
+            }
+            Err(e) => Err(e),
+            Ok(()) => self.current_organization().await,
+        }
+    }
+
+    /// Creates the organisation `name` and signs in to it (the person becomes its admin),
+    /// silently first like a switch; answers with the new organisation.
+    pub async fn create_organization<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        name: String,
+    ) -> Result<view::Organization, DesktopError> {
+        let auth = self.auth().await?;
+        let options = SignInOptions {
+            create_org: Some(name),
+            login_hint: auth.identity().await?.email,
+            silent: true,
+            ..Default::default()
+        };
+        self.sign_in_with(app, &options).await?;
+        self.current_organization().await
+    }
+
+    /// The organisation the session is signed in to, after a switch or a creation.
+    async fn current_organization(&self) -> Result<view::Organization, DesktopError> {
+        let auth = self.auth().await?;
+        let organizations = auth.organizations().await?;
+        let current = organizations.into_iter().find(|o| o.current);
+        Ok(current.ok_or(DesktopError::NoOrganization)?.into())
+    }
+
+    /// Every sign-in the window starts: it can be cancelled ([`Desktop::cancel_sign_in`]), the
+    /// window is told each address the browser is sent to, and it comes back to the front
+    /// when the browser hands back (or gives up).
+    async fn sign_in_with<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        options: &SignInOptions,
+    ) -> Result<(), DesktopError> {
+        let auth = self.auth().await?;
+        let cancel = self.arm_cancel();
         let waiting = |url: &url::Url| {
-            let payload = SignInWaiting {
-                url: url.as_str().to_string(),
-                seconds: SIGN_IN_TIMEOUT.as_secs(),
-            };
-            let _ = app.emit(view::SIGN_IN_WAITING_EVENT, payload);
+            let _ = app.emit(view::SIGN_IN_WAITING_EVENT, SignInWaiting::new(url));
         };
         let result = auth
-            .sign_in(&options, true, SIGN_IN_TIMEOUT, waiting, async {
+            .sign_in(options, true, SIGN_IN_TIMEOUT, waiting, async {
                 let _ = cancel.await;
             })
             .await;

@@ -4,6 +4,7 @@
 
 use crate::error::DesktopError;
 use kinvex_auth::SessionState;
+use kinvex_auth::session::SIGN_IN_TIMEOUT;
 use serde::Serialize;
 
 pub use kinvex_convex::data::{FilePage, Profile};
@@ -182,6 +183,40 @@ impl From<Report> for Diagnosis {
 pub struct SignInWaiting {
     pub url: String,
     pub seconds: u64,
+    /// Asked without a page (`prompt=none`): the browser should come straight back, so the
+    /// window need not ask the person to do anything yet. A page follows if it does not.
+    pub silent: bool,
+}
+
+impl SignInWaiting {
+    pub fn new(url: &url::Url) -> SignInWaiting {
+        SignInWaiting {
+            url: url.as_str().to_string(),
+            seconds: SIGN_IN_TIMEOUT.as_secs(),
+            silent: url.query_pairs().any(|(k, v)| k == "prompt" && v == "none"),
+        }
+    }
+}
+
+/// One of the person's organisations, for the header's menu.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Organization {
+    /// What a switch names it by.
+    pub code: String,
+    /// `None` when the provider names it nowhere the app can read: the window shows the code.
+    pub name: Option<String>,
+    /// The one the session is signed in to.
+    pub current: bool,
+}
+
+impl From<kinvex_auth::Organization> for Organization {
+    fn from(o: kinvex_auth::Organization) -> Self {
+        Organization {
+            code: o.code,
+            name: o.name,
+            current: o.current,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -324,14 +359,27 @@ mod tests {
     }
 
     #[test]
-    fn the_waiting_payload_carries_the_url_and_the_seconds() {
-        let waiting = SignInWaiting {
-            url: "http://127.0.0.1:1/oauth2/auth?x=1".into(),
-            seconds: 300,
-        };
+    fn the_waiting_payload_carries_the_url_the_seconds_and_whether_a_page_shows() {
+        let page = url::Url::parse("http://127.0.0.1:1/oauth2/auth?x=1").expect("url");
         assert_eq!(
-            serde_json::to_value(waiting).expect("serializes"),
-            json!({ "url": "http://127.0.0.1:1/oauth2/auth?x=1", "seconds": 300 })
+            serde_json::to_value(SignInWaiting::new(&page)).expect("serializes"),
+            json!({ "url": "http://127.0.0.1:1/oauth2/auth?x=1", "seconds": SIGN_IN_TIMEOUT.as_secs(), "silent": false })
+        );
+        let silent =
+            url::Url::parse("http://127.0.0.1:1/oauth2/auth?prompt=none&x=1").expect("url");
+        assert!(SignInWaiting::new(&silent).silent);
+    }
+
+    #[test]
+    fn an_organisation_has_the_shape_the_menu_reads() {
+        let organization = Organization::from(kinvex_auth::Organization {
+            code: "org_a".into(),
+            name: None,
+            current: true,
+        });
+        assert_eq!(
+            serde_json::to_value(organization).expect("serializes"),
+            json!({ "code": "org_a", "name": null, "current": true })
         );
     }
 }

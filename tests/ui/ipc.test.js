@@ -41,6 +41,9 @@ test("each call invokes its command with the arguments Rust names", async () => 
   await ipc.signIn(true);
   await ipc.cancelSignIn();
   await ipc.signOut();
+  await ipc.organizations();
+  await ipc.switchOrganization("org_b");
+  await ipc.createOrganization("Acme Labs");
   await ipc.profile();
   await ipc.watchFiles(3, "cursor-2", 200, { order: "name", search: "report" });
   await ipc.watchFiles(0, null, 200);
@@ -59,6 +62,9 @@ test("each call invokes its command with the arguments Rust names", async () => 
     ["sign_in", { register: true }],
     ["cancel_sign_in", undefined],
     ["sign_out", undefined],
+    ["organizations", undefined],
+    ["switch_organization", { code: "org_b" }],
+    ["create_organization", { name: "Acme Labs" }],
     ["profile", undefined],
     ["watch_files", { page: 3, cursor: "cursor-2", pageSize: 200, order: "name", search: "report" }],
     ["watch_files", { page: 0, cursor: null, pageSize: 200, order: null, search: null }],
