@@ -80,9 +80,12 @@ async fn a_corrupted_entry_reads_as_signed_out() {
         let store = store(&service);
         store.save(&large_session()).expect("save");
         // Damage the manifest the way a broken write or another tool might.
-        keyring::Entry::new(&service, "session https://tenant.kinde.com keychain-test")
-            .and_then(|e| e.set_password("\u{0}not a manifest"))
-            .expect("overwrite");
+        keyring::Entry::new(
+            &service,
+            "session https://tenant.kinde.com keychain-test kp_keychain",
+        )
+        .and_then(|e| e.set_password("\u{0}not a manifest"))
+        .expect("overwrite");
         let loaded = store.load();
         store.clear().expect("clear");
         loaded

@@ -75,6 +75,11 @@ pub enum AuthError {
         "Another kinvex process (the app or a CLI command) has held the session lock at {path} for over {seconds} seconds. Let it finish or close it, then try again."
     )]
     SessionLocked { path: PathBuf, seconds: u64 },
+    /// No account with this subject is signed in on the configured tenant.
+    #[error(
+        "No account {account:?} is signed in here. See your accounts with `kinvex accounts`, or sign in with `kinvex login`."
+    )]
+    NoSuchAccount { account: String },
     /// The session lock's or the token file's directory or file cannot be trusted or used.
     #[error(transparent)]
     PrivateFile(#[from] crate::private_dir::PrivateError),
@@ -107,6 +112,7 @@ impl AuthError {
             AuthError::SignInAgain(_) => "sign_in_again",
             AuthError::IdTokenNotRenewed => "id_token_not_renewed",
             AuthError::SessionLocked { .. } => "session_locked",
+            AuthError::NoSuchAccount { .. } => "no_such_account",
             AuthError::PrivateFile(e) => e.code(),
         }
     }

@@ -3,6 +3,7 @@
 //! kept in the OS keychain. The desktop app and the `kinvex` CLI are thin front ends over it.
 
 pub mod access;
+pub mod accounts;
 pub mod browser;
 pub mod config;
 pub mod discovery;
@@ -18,6 +19,7 @@ pub mod session;
 pub mod token_store;
 
 pub use access::{Access, FlagValue, Role};
+pub use accounts::Account;
 pub use config::Config;
 pub use error::AuthError;
 pub use organizations::Organization;

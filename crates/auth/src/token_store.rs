@@ -283,10 +283,13 @@ impl SecretStore for Memory {
     }
 }
 
-/// One session's tokens in a [`SecretStore`], under a name derived from tenant and client.
+/// The tokens of every account of one tenant and client in a [`SecretStore`]: each account's
+/// session under a name of its own (`session ISSUER CLIENT SUB`), and the small index of
+/// accounts (see [`crate::accounts`]) that says which one is active.
 pub struct TokenStore {
     backend: Box<dyn SecretStore>,
-    account: String,
+    issuer: String,
+    client_id: String,
 }
 
 fn to_error(fault: Fault) -> AuthError {
@@ -297,11 +300,17 @@ fn to_error(fault: Fault) -> AuthError {
     }
 }
 
+/// The manifest key of one account's session.
+pub(crate) fn session_key(issuer: &str, client_id: &str, subject: &str) -> String {
+    format!("session {issuer} {client_id} {subject}")
+}
+
 impl TokenStore {
     pub fn new(backend: Box<dyn SecretStore>, issuer: &str, client_id: &str) -> TokenStore {
         TokenStore {
             backend,
-            account: format!("session {issuer} {client_id}"),
+            issuer: issuer.to_string(),
+            client_id: client_id.to_string(),
         }
     }
 
@@ -309,52 +318,104 @@ impl TokenStore {
         self.backend.location()
     }
 
-    fn chunk_key(&self, generation: &str, index: usize) -> String {
-        format!("{} #{generation}.{index}", self.account)
+    /// The tenant (issuer) and client this store is for.
+    pub fn tenant(&self) -> (&str, &str) {
+        (&self.issuer, &self.client_id)
     }
 
-    fn manifest(&self) -> Result<Option<Manifest>, AuthError> {
-        let Some(text) = self.backend.get(&self.account).map_err(to_error)? else {
+    /// Where sessions were kept before there were several accounts: one per tenant and client.
+    pub(crate) fn legacy_key(&self) -> String {
+        format!("session {} {}", self.issuer, self.client_id)
+    }
+
+    fn manifest(&self, key: &str) -> Result<Option<Manifest>, AuthError> {
+        let Some(text) = self.backend.get(key).map_err(to_error)? else {
             return Ok(None);
         };
         match serde_json::from_str(&text) {
             Ok(manifest) => Ok(Some(manifest)),
             Err(_) => {
-                tracing::warn!(
-                    "the stored session's manifest is unreadable; treating it as signed out"
-                );
+                tracing::warn!("a stored manifest is unreadable; treating it as absent");
                 Ok(None)
             }
         }
     }
 
-    /// Whether the store answers: one read of the session's manifest entry, the cheapest call
-    /// that goes all the way to the keychain (and shows its unlock prompt when it is locked).
+    /// Whether the store answers: one read of the accounts index's manifest entry, the cheapest
+    /// call that goes all the way to the keychain (and shows its unlock prompt when locked).
     pub fn check(&self) -> Result<(), AuthError> {
-        self.backend.get(&self.account).map(drop).map_err(to_error)
+        self.backend
+            .get(crate::accounts::INDEX_KEY)
+            .map(drop)
+            .map_err(to_error)
     }
 
-    /// The stored session, or `None` when there is none or it is damaged.
-    pub fn load(&self) -> Result<Option<TokenSet>, AuthError> {
-        let Some(manifest) = self.manifest()? else {
+    /// The text stored in chunks under `key`, or `None` when there is none or a part is missing.
+    pub(crate) fn read_chunked(&self, key: &str) -> Result<Option<String>, AuthError> {
+        let Some(manifest) = self.manifest(key)? else {
             return Ok(None);
         };
         let mut text = String::new();
         for index in 0..manifest.chunks {
             match self
                 .backend
-                .get(&self.chunk_key(&manifest.generation, index))
+                .get(&chunk_key(key, &manifest.generation, index))
                 .map_err(to_error)?
             {
                 Some(chunk) => text.push_str(&chunk),
                 None => {
-                    tracing::warn!(
-                        "the stored session is missing part {index}; treating it as signed out"
-                    );
+                    tracing::warn!("a stored entry is missing part {index}; treating it as absent");
                     return Ok(None);
                 }
             }
         }
+        Ok(Some(text))
+    }
+
+    /// Writes `text` completely under a new generation, then makes it current, then removes
+    /// the previous generation.
+    pub(crate) fn write_chunked(&self, key: &str, text: &str) -> Result<(), AuthError> {
+        let previous = self.manifest(key)?;
+        let generation = format!("{:016x}", rand_generation());
+        let chunks = split(text, CHUNK);
+        for (index, chunk) in chunks.iter().enumerate() {
+            if let Err(fault) = self.backend.set(&chunk_key(key, &generation, index), chunk) {
+                self.remove_generation(key, &generation, chunks.len());
+                return Err(to_error(fault));
+            }
+        }
+        let manifest = serde_json::to_string(&Manifest {
+            generation: generation.clone(),
+            chunks: chunks.len(),
+        })
+        .map_err(|e| AuthError::Keychain {
+            detail: e.to_string(),
+        })?;
+        if let Err(fault) = self.backend.set(key, &manifest) {
+            self.remove_generation(key, &generation, chunks.len());
+            return Err(to_error(fault));
+        }
+        if let Some(previous) = previous.filter(|p| p.generation != generation) {
+            self.remove_generation(key, &previous.generation, previous.chunks);
+        }
+        Ok(())
+    }
+
+    /// Removes what is stored under `key` and every part of it.
+    pub(crate) fn remove_chunked(&self, key: &str) -> Result<(), AuthError> {
+        let manifest = self.manifest(key)?;
+        self.backend.delete(key).map_err(to_error)?;
+        if let Some(manifest) = manifest {
+            self.remove_generation(key, &manifest.generation, manifest.chunks);
+        }
+        Ok(())
+    }
+
+    /// The session stored under `key`, or `None` when there is none or it is damaged.
+    pub(crate) fn load_key(&self, key: &str) -> Result<Option<TokenSet>, AuthError> {
+        let Some(text) = self.read_chunked(key)? else {
+            return Ok(None);
+        };
         match serde_json::from_str::<Stored>(&text) {
             Ok(stored) if stored.version == 1 => Ok(Some(TokenSet {
                 access_token: Secret::new(stored.access_token),
@@ -375,8 +436,13 @@ impl TokenStore {
         }
     }
 
-    /// Writes `tokens` completely, then makes them current, then removes the previous session.
-    pub fn save(&self, tokens: &TokenSet) -> Result<(), AuthError> {
+    /// The session of this tenant's account `subject`, or `None`.
+    pub fn load_account(&self, subject: &str) -> Result<Option<TokenSet>, AuthError> {
+        self.load_key(&session_key(&self.issuer, &self.client_id, subject))
+    }
+
+    /// Writes one account's session, keyed by its subject, and nothing else.
+    pub fn save_session(&self, tokens: &TokenSet) -> Result<(), AuthError> {
         let stored = Stored {
             version: 1,
             access_token: tokens.access_token.expose().clone(),
@@ -393,50 +459,49 @@ impl TokenStore {
         let text = serde_json::to_string(&stored).map_err(|e| AuthError::Keychain {
             detail: e.to_string(),
         })?;
-        let previous = self.manifest()?;
-        let generation = format!("{:016x}", rand_generation());
-        let chunks = split(&text, CHUNK);
-        for (index, chunk) in chunks.iter().enumerate() {
-            if let Err(fault) = self.backend.set(&self.chunk_key(&generation, index), chunk) {
-                self.remove_generation(&generation, chunks.len());
-                return Err(to_error(fault));
+        self.write_chunked(
+            &session_key(&self.issuer, &self.client_id, &tokens.subject),
+            &text,
+        )
+    }
+
+    /// Stores `tokens` as their account's session (replacing that account's earlier one) and
+    /// records the account in the index; it becomes the active one when none is.
+    pub fn save(&self, tokens: &TokenSet) -> Result<(), AuthError> {
+        self.save_session(tokens)?;
+        self.record(tokens, false)
+    }
+
+    /// The active account's session on this tenant, or `None`. A session stored by an earlier
+    /// version (one per tenant, no index) is moved to its account's entries on this first read.
+    pub fn load(&self) -> Result<Option<TokenSet>, AuthError> {
+        match self.index()?.active_on(&self.issuer, &self.client_id) {
+            Some(subject) => self.load_account(subject),
+            None => self.migrate(),
+        }
+    }
+
+    /// Removes every account of this tenant and client, and every part of their sessions.
+    pub fn clear(&self) -> Result<(), AuthError> {
+        for account in self.accounts()? {
+            if account.issuer == self.issuer && account.client_id == self.client_id {
+                self.remove(&account)?;
             }
         }
-        let manifest = serde_json::to_string(&Manifest {
-            generation: generation.clone(),
-            chunks: chunks.len(),
-        })
-        .map_err(|e| AuthError::Keychain {
-            detail: e.to_string(),
-        })?;
-        if let Err(fault) = self.backend.set(&self.account, &manifest) {
-            self.remove_generation(&generation, chunks.len());
-            return Err(to_error(fault));
-        }
-        if let Some(previous) = previous.filter(|p| p.generation != generation) {
-            self.remove_generation(&previous.generation, previous.chunks);
-        }
-        Ok(())
+        self.remove_chunked(&self.legacy_key())
     }
 
-    /// Removes the session and every part of it.
-    pub fn clear(&self) -> Result<(), AuthError> {
-        if let Some(manifest) = self.manifest()? {
-            self.backend.delete(&self.account).map_err(to_error)?;
-            self.remove_generation(&manifest.generation, manifest.chunks);
-        } else {
-            self.backend.delete(&self.account).map_err(to_error)?;
-        }
-        Ok(())
-    }
-
-    fn remove_generation(&self, generation: &str, chunks: usize) {
+    fn remove_generation(&self, key: &str, generation: &str, chunks: usize) {
         for index in 0..chunks {
-            if let Err(fault) = self.backend.delete(&self.chunk_key(generation, index)) {
+            if let Err(fault) = self.backend.delete(&chunk_key(key, generation, index)) {
                 tracing::warn!("could not remove an old session part: {fault:?}");
             }
         }
     }
+}
+
+fn chunk_key(key: &str, generation: &str, index: usize) -> String {
+    format!("{key} #{generation}.{index}")
 }
 
 /// Splits at character boundaries into pieces of at most `max` bytes.
@@ -535,8 +600,8 @@ mod tests {
         store.save(&sample(100)).unwrap();
         assert_eq!(
             memory.keys().len(),
-            2,
-            "manifest + one chunk, the {before} old keys gone"
+            4,
+            "manifest + one chunk, and the index's, the {before} old keys gone"
         );
         store.clear().unwrap();
         assert!(memory.keys().is_empty());
@@ -550,13 +615,13 @@ mod tests {
         let chunk = memory
             .keys()
             .into_iter()
-            .find(|k| k.ends_with(".1"))
+            .find(|k| k.starts_with("session ") && k.ends_with(".1"))
             .unwrap();
         memory.delete(&chunk).unwrap();
         assert_eq!(store.load().unwrap(), None, "a missing part");
         store.save(&sample(10)).unwrap();
         memory
-            .set("session https://t.kinde.com client", "{not json")
+            .set("session https://t.kinde.com client kp_1", "{not json")
             .unwrap();
         assert_eq!(store.load().unwrap(), None, "a corrupt manifest");
     }
@@ -565,7 +630,11 @@ mod tests {
     fn a_session_stored_before_refresh_answers_were_recorded_still_loads() {
         let (store, memory) = store();
         store.save(&sample(10)).unwrap();
-        let chunk = memory.keys().into_iter().find(|k| k.contains('#')).unwrap();
+        let chunk = memory
+            .keys()
+            .into_iter()
+            .find(|k| k.starts_with("session ") && k.contains('#'))
+            .unwrap();
         let mut old: serde_json::Value =
             serde_json::from_str(&memory.get(&chunk).unwrap().unwrap()).unwrap();
         old.as_object_mut().unwrap().remove("id_token_on_refresh");

@@ -47,6 +47,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Revoke the session, remove it from the keychain, end the browser session
     Logout(LogoutArgs),
+    /// List the accounts you are signed in with, the active one marked with *
+    Accounts(AccountsArgs),
+    /// Make another of your accounts active (no browser while its session is valid)
+    Switch(SwitchArgs),
     /// Your profile from the backend, merged with your sign-in
     Whoami(WhoamiArgs),
     /// Your files from the backend, newest first (or --sort), all or those --search finds
@@ -101,10 +105,33 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
+    /// Sign out only this account, by its email or id (see `kinvex accounts`)
+    #[arg(long, value_name = "EMAIL|ID", value_parser = not_blank, conflicts_with = "all")]
+    pub account: Option<String>,
+    /// Sign out every account, on every tenant
+    #[arg(long)]
+    pub all: bool,
     /// Do not open the browser to end its session
     #[arg(long)]
     pub no_browser: bool,
     /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// Print the accounts as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// The account's email or id (see `kinvex accounts`)
+    #[arg(value_name = "EMAIL|ID", value_parser = not_blank)]
+    pub account: String,
+    /// Print the session now active as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -390,14 +417,17 @@ mod tests {
             command(&["logout", "--no-browser", "--json"]),
             Command::Logout(LogoutArgs {
                 no_browser: true,
-                json: true
+                json: true,
+                account: None,
+                all: false,
             })
         ));
         assert!(matches!(
             command(&["logout"]),
             Command::Logout(LogoutArgs {
                 no_browser: false,
-                json: false
+                json: false,
+                ..
             })
         ));
         assert!(matches!(
@@ -535,6 +565,36 @@ mod tests {
     }
 
     #[test]
+    fn accounts_switch_and_logout_take_an_account_or_all_but_not_both() {
+        assert!(matches!(
+            command(&["accounts", "--json"]),
+            Command::Accounts(AccountsArgs { json: true })
+        ));
+        let Command::Switch(switch) = command(&["switch", " dana@example.com ", "--json"]) else {
+            panic!("switch");
+        };
+        assert_eq!(switch.account, "dana@example.com");
+        assert!(switch.json);
+        let Command::Logout(one) = command(&["logout", "--account", "kp_1"]) else {
+            panic!("logout");
+        };
+        assert_eq!((one.account.as_deref(), one.all), (Some("kp_1"), false));
+        let Command::Logout(all) = command(&["logout", "--all", "--no-browser"]) else {
+            panic!("logout");
+        };
+        assert!(all.all && all.no_browser && all.account.is_none());
+        let (exit, _, err) = refused(&["logout", "--all", "--account", "kp_1"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("cannot be used with"), "{err}");
+        let (exit, _, err) = refused(&["switch"]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("required"), "{err}");
+        let (exit, _, err) = refused(&["switch", " "]);
+        assert_eq!(exit, Exit::Usage);
+        assert!(err.contains("it must not be empty"), "{err}");
+    }
+
+    #[test]
     fn a_misspelt_flag_is_a_usage_error_with_a_suggestion() {
         let (exit, out, err) = refused(&["login", "--regster"]);
         assert_eq!(exit, Exit::Usage);
@@ -598,6 +658,8 @@ mod tests {
             "login",
             "status",
             "logout",
+            "accounts",
+            "switch",
             "whoami",
             "files",
             "upload",

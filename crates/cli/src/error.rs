@@ -56,6 +56,21 @@ pub enum CliError {
         code: String,
         current: Option<String>,
     },
+    /// `switch`/`logout --account EMAIL|ID`: no account has that email or id.
+    NoSuchAccount {
+        query: String,
+    },
+    /// Several accounts have that email (on other tenants): each as `who (id) on issuer`.
+    AmbiguousAccount {
+        query: String,
+        accounts: Vec<String>,
+    },
+    /// `switch` to an account on another tenant than the configured one: the settings to use.
+    AccountOnOtherTenant {
+        query: String,
+        issuer: String,
+        client_id: String,
+    },
 }
 
 impl CliError {
@@ -74,6 +89,9 @@ impl CliError {
             CliError::NeedsOutput { .. } => "needs_output",
             CliError::UploadsFailed { .. } => "upload_failed",
             CliError::NotAMember { .. } => "not_a_member",
+            CliError::NoSuchAccount { .. } => "no_such_account",
+            CliError::AmbiguousAccount { .. } => "ambiguous_account",
+            CliError::AccountOnOtherTenant { .. } => "account_on_other_tenant",
         }
     }
 
@@ -152,6 +170,24 @@ impl std::fmt::Display for CliError {
                     .as_ref()
                     .map(|c| format!(" to {c}"))
                     .unwrap_or_default()
+            ),
+            CliError::NoSuchAccount { query } => write!(
+                f,
+                "None of your accounts has the email or id {query:?}. See them with `kinvex accounts`, or add one with `kinvex login --force`."
+            ),
+            CliError::AmbiguousAccount { query, accounts } => write!(
+                f,
+                "{} of your accounts match {query:?}: {}. Give the id of the one you mean.",
+                accounts.len(),
+                accounts.join(", ")
+            ),
+            CliError::AccountOnOtherTenant {
+                query,
+                issuer,
+                client_id,
+            } => write!(
+                f,
+                "The account {query:?} is signed in on another tenant, {issuer}; the CLI uses one tenant at a time. Run it with KINDE_ISSUER_URL={issuer} KINDE_CLIENT_ID={client_id} (and that tenant's CONVEX_URL), then `kinvex switch {query}`."
             ),
         }
     }
@@ -273,6 +309,28 @@ mod tests {
         );
         assert!(shown.ends_with("[ambiguous_name]\n"), "{shown}");
         assert_eq!(ambiguous.exit(), Exit::Failure);
+    }
+
+    #[test]
+    fn account_errors_say_what_to_do_on_one_line() {
+        let other = CliError::AccountOnOtherTenant {
+            query: "dana@example.com".into(),
+            issuer: "https://b.kinde.com".into(),
+            client_id: "cli-b".into(),
+        };
+        let shown = reported(&other);
+        assert!(
+            shown.contains("KINDE_ISSUER_URL=https://b.kinde.com KINDE_CLIENT_ID=cli-b"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("[account_on_other_tenant]\n"), "{shown}");
+        let none = CliError::NoSuchAccount {
+            query: "x\ny".into(),
+        };
+        let shown = reported(&none);
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(shown.contains("kinvex accounts"), "{shown}");
+        assert_eq!(none.exit(), Exit::Failure);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The lock every process of one person shares for one tenant and client (the CLI and the app),
-//! held while a session is renewed or replaced so a refresh token is never spent twice.
+//! The lock every process of one person shares for one account (one tenant, client and person:
+//! the CLI and the app), held while that account's session is renewed or replaced so a refresh
+//! token is never spent twice; and one more for the index of accounts, held while it changes.
 //!
 //! The file also carries a marker: the last writer's. A process that finds its own marker under
 //! the lock knows no other process has renewed since, and need not read the keychain again.
@@ -37,6 +38,30 @@ impl SessionLock {
             dir: dir.to_path_buf(),
             name: format!("{:016x}.lock", fnv(&format!("{issuer} {client_id}"))),
         }
+    }
+
+    /// The lock of one account: `subject`'s session on `issuer` with `client_id`.
+    pub(crate) fn for_account(
+        dir: &Path,
+        issuer: &str,
+        client_id: &str,
+        subject: &str,
+    ) -> SessionLock {
+        SessionLock::new(dir, issuer, &format!("{client_id} {subject}"))
+    }
+
+    /// The lock of the index of accounts, held while it is read and written back.
+    pub(crate) fn for_index(dir: &Path) -> SessionLock {
+        SessionLock {
+            dir: dir.to_path_buf(),
+            name: "accounts.lock".into(),
+        }
+    }
+
+    /// The lock file's name, by which locks taken together are ordered (no two processes then
+    /// wait on each other).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// The default directory: `kinvex` in the runtime directory when there is one of this

@@ -1,7 +1,10 @@
 //! The signed-in session: the [`Auth`] type that owns it, what it tells a UI, and how fresh
-//! its tokens are. Signing in, renewing, the lock the processes share and signing out each
-//! have a module of their own.
+//! its tokens are. Signing in, renewing, the lock the processes share, accounts and signing out
+//! each have a module of their own; what stays here is the state they all read and write (the
+//! cached session, its watchers, the store and the clock), which is one file because every
+//! method on it keeps the same invariant: the cache, the keychain and the watchers agree.
 
+mod accounts;
 mod grant;
 mod lock;
 mod refresh;
@@ -20,6 +23,7 @@ use crate::secret::Secret;
 use crate::token_store::{Location, TokenSet, TokenStore};
 use kinvex_clock::SharedClock;
 use lock::{Held, Marker, SessionLock};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -150,7 +154,8 @@ pub struct Auth {
     /// callers wait, then see the new tokens.
     current: tokio::sync::Mutex<Cached>,
     state: tokio::sync::watch::Sender<SessionState>,
-    lock: SessionLock,
+    /// Where the lock files are: one per account, and one for the index of accounts.
+    locks: PathBuf,
     handoff: SchemeHandoff,
     /// Held for writing while a refreshed session is being written to the keychain in the
     /// background; every other keychain operation of this process waits on it.
@@ -176,11 +181,6 @@ impl Auth {
         store: TokenStore,
         browser: Arc<dyn Browser>,
     ) -> Auth {
-        let lock = SessionLock::new(
-            &SessionLock::default_dir(),
-            config.issuer_str(),
-            &config.client_id,
-        );
         Auth {
             config,
             http,
@@ -190,7 +190,7 @@ impl Auth {
             browser,
             current: tokio::sync::Mutex::new(Cached::NotRead),
             state: tokio::sync::watch::channel(SessionState::Unknown).0,
-            lock,
+            locks: SessionLock::default_dir(),
             handoff: SchemeHandoff::default(),
             persisting: Arc::new(tokio::sync::RwLock::new(())),
             written: Arc::new(std::sync::Mutex::new(None)),
@@ -327,31 +327,61 @@ impl Auth {
         self.with_store(|store| store.load()).await
     }
 
-    /// Stores a session (a sign-in's) under the session lock, so that the newest session is
-    /// the one that stays: a renewal in another process either wrote before this (and is
-    /// replaced) or reads this session afterwards instead of writing back the one it had.
+    /// Stores a session (a sign-in's) as its account's, and makes that account the active one,
+    /// under the locks of that account and of the one active until now, so that the newest
+    /// session is the one that stays: a renewal in another process either wrote before this
+    /// (and is replaced) or reads this session afterwards instead of writing back the one it had.
     pub async fn save(&self, tokens: TokenSet) -> Result<(), AuthError> {
-        let held = self.lock.acquire().await?;
-        self.replace_under_lock(held, move |store| store.save(&tokens))
-            .await
+        let held = self.hold_for_change(&tokens.subject).await?;
+        self.replace_under_lock(held, move |store| {
+            store.save_session(&tokens)?;
+            store.record(&tokens, true)
+        })
+        .await
+    }
+
+    /// The lock of this tenant's account `subject`.
+    fn lock_of(&self, subject: &str) -> SessionLock {
+        let (issuer, client_id) = self.store.tenant();
+        SessionLock::for_account(&self.locks, issuer, client_id, subject)
+    }
+
+    /// The locks a change of the active account takes: `subject`'s, the active account's (whose
+    /// renewal elsewhere must then read the keychain again), in the order of their names, then
+    /// the index's.
+    async fn hold_for_change(&self, subject: &str) -> Result<Vec<Held>, AuthError> {
+        let active = self.with_store(|store| store.active_subject()).await?;
+        let mut locks = vec![self.lock_of(subject)];
+        if let Some(active) = active.filter(|a| a != subject) {
+            locks.push(self.lock_of(&active));
+        }
+        locks.sort_by(|a, b| a.name().cmp(b.name()));
+        locks.push(SessionLock::for_index(&self.locks));
+        let mut held = Vec::with_capacity(locks.len());
+        for lock in &locks {
+            held.push(lock.acquire().await?);
+        }
+        Ok(held)
     }
 
     /// Changes what the keychain holds while `held`, with a new marker in the same hold: a
     /// process whose marker it replaces (one that renewed last, and so skips reading the
-    /// keychain) reads the keychain again before it renews. The lock goes with the blocking
-    /// call and is released when that call returns, even if nobody waits for it any more, so
-    /// a write that outlives its bound still never lands outside the lock.
-    async fn replace_under_lock(
+    /// keychain) reads the keychain again before it renews. The locks go with the blocking
+    /// call and are released when that call returns, even if nobody waits for it any more, so
+    /// a write that outlives its bound still never lands outside the locks.
+    async fn replace_under_lock<T: Send + 'static>(
         &self,
-        held: Held,
-        change: impl FnOnce(&TokenStore) -> Result<(), AuthError> + Send + 'static,
-    ) -> Result<(), AuthError> {
+        held: Vec<Held>,
+        change: impl FnOnce(&TokenStore) -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, AuthError> {
         *lock_std(&self.written) = None;
         let marker = Marker::new(&*self.clock);
         self.with_store(move |store| {
-            held.set_marker(&marker).map_err(|e| AuthError::Keychain {
-                detail: format!("cannot update the session lock: {e}"),
-            })?;
+            for lock in &held {
+                lock.set_marker(&marker).map_err(|e| AuthError::Keychain {
+                    detail: format!("cannot update the session lock: {e}"),
+                })?;
+            }
             let changed = change(store);
             drop(held);
             changed

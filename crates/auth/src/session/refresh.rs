@@ -3,8 +3,9 @@
 //! keychain while callers already use it.
 
 use super::grant::Grant;
-use super::lock::{Held, Marker};
+use super::lock::{Held, Marker, SessionLock};
 use super::{Auth, lock_std};
+use crate::accounts::Account;
 use crate::error::AuthError;
 use crate::http::Resend;
 use crate::id_token;
@@ -17,53 +18,101 @@ enum Renewal {
     Adopted(TokenSet),
     /// Renewed here: still to be written to the keychain.
     Renewed(TokenSet),
+    /// Another account is active now (another process signed in or switched): its session.
+    Elsewhere(TokenSet),
+    /// No account is active on this tenant any more (another process signed out).
+    NoneActive,
 }
 
+/// How many times a renewal follows the active account to another one before it gives up:
+/// each time means another process changed the active account during this renewal.
+const FOLLOWS: usize = 3;
+
 impl Auth {
-    /// Refreshes under the lock shared with every other process of this user, re-reading the
-    /// keychain first: if another process already rotated the refresh token, its result is
-    /// used instead of spending the old token a second time.
+    /// Refreshes under the lock of the account, shared with every other process of this user,
+    /// re-reading the keychain first: if another process already rotated the refresh token,
+    /// its result is used instead of spending the old token a second time; if another process
+    /// made another account active, that account's session is followed (renewed under its
+    /// own lock when due).
     pub(super) async fn refresh_across_processes(
         &self,
         seen: &TokenSet,
     ) -> Result<TokenSet, AuthError> {
-        let lock = self.lock.acquire().await?;
-
-        let ours = lock_std(&self.written)
-            .as_ref()
-            .is_some_and(|marker| marker.is(lock.marker().as_deref()));
-        let result = async {
-            // Unless the marker says the keychain still holds what this process wrote, another
-            // process may have rotated the refresh token: read the keychain again first.
-            let stored = if ours {
-                seen.clone()
-            } else {
-                self.load().await?.ok_or(AuthError::SessionEnded)?
-            };
-            // Any change means another process renewed (a renewal without an ID token leaves
-            // the bearer of the ID-token setup as it was, but not the rest).
-            let moved_on = stored != *seen;
-            if moved_on && !self.needs_refresh(&stored) {
-                return Ok(Renewal::Adopted(stored));
-            }
-            Ok(Renewal::Renewed(self.refresh(&stored).await?))
-        }
-        .await;
-        match result {
-            Ok(Renewal::Renewed(renewed)) => {
-                self.persist_in_background(renewed.clone(), lock).await;
-                Ok(renewed)
-            }
-            Ok(Renewal::Adopted(stored)) => Ok(stored),
-            Err(error) => {
-                if matches!(error, AuthError::SessionEnded) {
-                    let _ = self.with_store(|store| store.clear()).await;
-                    *lock_std(&self.written) = None;
-                    let _ = lock.set_marker(&Marker::new(&*self.clock));
+        let mut seen = seen.clone();
+        for _ in 0..FOLLOWS {
+            let lock = self.lock_of(&seen.subject).acquire().await?;
+            let ours = lock_std(&self.written)
+                .as_ref()
+                .is_some_and(|marker| marker.is(lock.marker().as_deref()));
+            let result = async {
+                // Unless the marker says the keychain still holds what this process wrote,
+                // another process may have rotated the refresh token or changed the active
+                // account: read the keychain again first.
+                let stored = if ours {
+                    seen.clone()
+                } else {
+                    match self.load().await? {
+                        Some(stored) => stored,
+                        None => return Ok(Renewal::NoneActive),
+                    }
+                };
+                if stored.subject != seen.subject {
+                    return Ok(Renewal::Elsewhere(stored));
                 }
-                Err(error)
+                // Any change means another process renewed (a renewal without an ID token
+                // leaves the bearer of the ID-token setup as it was, but not the rest).
+                let moved_on = stored != seen;
+                if moved_on && !self.needs_refresh(&stored) {
+                    return Ok(Renewal::Adopted(stored));
+                }
+                Ok(Renewal::Renewed(self.refresh(&stored).await?))
+            }
+            .await;
+            match result {
+                Ok(Renewal::Renewed(renewed)) => {
+                    self.persist_in_background(renewed.clone(), lock).await;
+                    return Ok(renewed);
+                }
+                Ok(Renewal::Adopted(stored)) => return Ok(stored),
+                Ok(Renewal::Elsewhere(active)) => {
+                    drop(lock);
+                    if !self.needs_refresh(&active) {
+                        return Ok(active);
+                    }
+                    seen = active;
+                }
+                Ok(Renewal::NoneActive) => {
+                    *lock_std(&self.written) = None;
+                    return Err(AuthError::SessionEnded);
+                }
+                Err(error) => {
+                    if matches!(error, AuthError::SessionEnded) {
+                        // The provider ended this account's session: it is removed, the
+                        // others stay.
+                        let index = SessionLock::for_index(&self.locks).acquire().await;
+                        let (issuer, client_id) = self.store.tenant();
+                        let ended = Account {
+                            issuer: issuer.to_string(),
+                            client_id: client_id.to_string(),
+                            subject: seen.subject.clone(),
+                            email: None,
+                            name: None,
+                            active: false,
+                        };
+                        let _ = self.with_store(move |store| store.remove(&ended)).await;
+                        drop(index);
+                        *lock_std(&self.written) = None;
+                        let _ = lock.set_marker(&Marker::new(&*self.clock));
+                    }
+                    return Err(error);
+                }
             }
         }
+        Err(AuthError::Keychain {
+            detail:
+                "the active account kept changing while this session was being renewed; try again"
+                    .into(),
+        })
     }
 
     /// Writes a renewed session to the keychain while callers already use it. The cross-process
@@ -77,7 +126,7 @@ impl Auth {
         let written = self.written.clone();
         let marker = Marker::new(&*self.clock);
         tokio::task::spawn_blocking(move || {
-            let outcome = store.save(&tokens).and_then(|()| {
+            let outcome = store.save_session(&tokens).and_then(|()| {
                 lock.set_marker(&marker).map_err(|e| AuthError::Keychain {
                     detail: format!("cannot update the session lock: {e}"),
                 })

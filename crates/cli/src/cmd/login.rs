@@ -30,9 +30,15 @@ pub async fn run(
     let show = |url: &Url| {
         let _ = prompt(err, url, open_browser);
     };
+    // Signed in already: this login adds an account (or renews this person's), so the page is
+    // shown; the browser's provider session would otherwise sign the same person in again.
+    let adding = auth
+        .accounts()
+        .await
+        .is_ok_and(|accounts| accounts.iter().any(|a| a.active && auth.is_here(a)));
     let tokens = auth
         .sign_in(
-            &options(args),
+            &options(args, adding),
             open_browser,
             Duration::from_secs(args.timeout),
             show,
@@ -51,12 +57,12 @@ pub async fn run(
     Ok(Exit::Success)
 }
 
-fn options(args: &LoginArgs) -> SignInOptions {
+fn options(args: &LoginArgs, adding: bool) -> SignInOptions {
     SignInOptions {
         register: args.register,
         org_code: args.org.clone(),
         login_hint: args.login_hint.clone(),
-        force_login: args.force,
+        force_login: args.force || adding,
         ..SignInOptions::default()
     }
 }
@@ -77,7 +83,7 @@ fn prompt(err: &mut dyn Write, url: &Url, open_browser: bool) -> std::io::Result
 }
 
 /// The new session as `status` reports it, so `login --json` prints the same object.
-fn session(tokens: TokenSet, auth: &Auth) -> Status {
+pub(super) fn session(tokens: TokenSet, auth: &Auth) -> Status {
     Status::SignedIn {
         expires_at: tokens.id_expires_at.min(tokens.access_expires_at),
         subject: tokens.subject,
@@ -126,10 +132,18 @@ mod tests {
 
     #[test]
     fn every_flag_reaches_the_sign_in() {
-        let options = options(&args(false));
+        let options = options(&args(false), false);
         assert!(options.register && options.force_login);
         assert_eq!(options.org_code.as_deref(), Some("org_1"));
         assert_eq!(options.login_hint.as_deref(), Some("dana@example.com"));
+    }
+
+    #[test]
+    fn a_login_while_signed_in_shows_the_page_so_another_person_can_be_added() {
+        let mut plain = args(false);
+        plain.force = false;
+        assert!(!options(&plain, false).force_login);
+        assert!(options(&plain, true).force_login);
     }
 
     #[test]

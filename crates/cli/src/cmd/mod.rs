@@ -2,6 +2,7 @@
 //! streams it is handed, so a test reads what it printed; the ones that sign in or read data get
 //! the sign-in core and an async runtime, built here for them alone.
 
+pub mod accounts;
 mod bar;
 pub mod completion;
 pub mod doctor;
@@ -43,6 +44,8 @@ pub fn run(command: Command, clock: &dyn Clock, io: &mut Io<'_>) -> Result<Exit,
         }
         Command::Status(args) => with_auth(async |auth| status::run(auth, &args, clock, io).await)?,
         Command::Logout(args) => with_auth(async |auth| logout::run(auth, &args, io).await)?,
+        Command::Accounts(args) => with_auth(async |auth| accounts::list(auth, &args, io).await)?,
+        Command::Switch(args) => with_auth(async |auth| accounts::switch(auth, &args, io).await)?,
         Command::Whoami(args) => with_auth(async |auth| whoami::run(auth, &args, io).await)?,
         Command::Files(args) => with_auth(async |auth| files::run(auth, &args, io).await)?,
         Command::Upload(args) => with_auth(async |auth| upload::run(auth, &args, io).await)?,
