@@ -166,6 +166,10 @@ pub struct Auth {
     written: Arc<std::sync::Mutex<Option<Marker>>>,
     /// [`KEYCHAIN_TIMEOUT`] unless [`Auth::with_keychain_timeout`] replaces it.
     keychain_timeout: Duration,
+    /// Set when a keychain call was given up on and its thread has not come back yet: the next
+    /// call fails at once instead of waiting the whole bound again behind it (a command that
+    /// reads the keychain twice still ends within one bound). Cleared when that call returns.
+    keychain_stuck: Arc<std::sync::atomic::AtomicBool>,
     /// The access token the provider last answered a refresh with again (Kinde may, while it
     /// is valid): renewing it within [`REFRESH_MARGIN`] would only bring it back once more, so
     /// it is renewed once it has expired, or when Convex rejects it.
@@ -195,6 +199,7 @@ impl Auth {
             persisting: Arc::new(tokio::sync::RwLock::new(())),
             written: Arc::new(std::sync::Mutex::new(None)),
             keychain_timeout: KEYCHAIN_TIMEOUT,
+            keychain_stuck: Arc::default(),
             repeated: std::sync::Mutex::new(None),
         }
     }
@@ -260,16 +265,37 @@ impl Auth {
         &self,
         operation: impl FnOnce(&TokenStore) -> Result<T, AuthError> + Send + 'static,
     ) -> Result<T, AuthError> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let limit = self.keychain_timeout;
+        let unavailable = || AuthError::KeychainUnavailable {
+            detail: format!(
+                "it did not answer within {} seconds (if it asked to be unlocked, unlock it and try again)",
+                limit.as_secs_f32()
+            ),
+        };
+        if self.keychain_stuck.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
         let store = self.store.clone();
         let persisting = self.persisting.clone();
+        let (stuck, done) = (
+            self.keychain_stuck.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let finished = done.clone();
         let task = async move {
             // After a refresh's background write, never before it: no stale read, and a
             // sign-out's clear cannot be overtaken by the write.
             let _written = persisting.read().await;
-            tokio::task::spawn_blocking(move || operation(&store)).await
+            tokio::task::spawn_blocking(move || {
+                let result = operation(&store);
+                finished.store(true, Ordering::SeqCst);
+                stuck.store(false, Ordering::SeqCst);
+                result
+            })
+            .await
         };
         let mut task = std::pin::pin!(task);
-        let limit = self.keychain_timeout;
         let answered = match tokio::time::timeout(KEYCHAIN_NOTICE.min(limit), task.as_mut()).await {
             Ok(answered) => Ok(answered),
             Err(_) if limit <= KEYCHAIN_NOTICE => Err(()),
@@ -289,12 +315,14 @@ impl Auth {
             Ok(Err(join)) => Err(AuthError::Keychain {
                 detail: format!("the keychain call failed: {join}"),
             }),
-            Err(()) => Err(AuthError::KeychainUnavailable {
-                detail: format!(
-                    "it did not answer within {} seconds (if it asked to be unlocked, unlock it and try again)",
-                    limit.as_secs_f32()
-                ),
-            }),
+            Err(()) => {
+                self.keychain_stuck.store(true, Ordering::SeqCst);
+                // It may have come back just now, before the flag was set: then it is not stuck.
+                if done.load(Ordering::SeqCst) {
+                    self.keychain_stuck.store(false, Ordering::SeqCst);
+                }
+                Err(unavailable())
+            }
         }
     }
 

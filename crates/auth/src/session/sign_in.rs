@@ -299,8 +299,8 @@ mod tests {
         }
     }
 
-    /// Signs in over `keychain` with a provider on a closed port: anything asked of it fails.
-    async fn sign_in_over(keychain: Keychain) -> (AuthError, Vec<String>, Vec<String>) {
+    /// An `Auth` over `keychain`, with a provider on a closed port and a 200 ms keychain bound.
+    fn auth_over(keychain: Keychain) -> (Auth, Arc<Opened>) {
         let sources = Sources::from_pairs([
             ("KINDE_ISSUER_URL", "http://127.0.0.1:9"),
             ("KINDE_CLIENT_ID", "cli"),
@@ -316,6 +316,12 @@ mod tests {
             Arc::new(opened.clone()),
         )
         .with_keychain_timeout(Duration::from_millis(200));
+        (auth, opened)
+    }
+
+    /// Signs in over `keychain` with a provider on a closed port: anything asked of it fails.
+    async fn sign_in_over(keychain: Keychain) -> (AuthError, Vec<String>, Vec<String>) {
+        let (auth, opened) = auth_over(keychain);
         let mut shown = Vec::new();
         let outcome = auth
             .sign_in(
@@ -363,5 +369,37 @@ mod tests {
             shown.is_empty() && opened.is_empty(),
             "{shown:?} {opened:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn after_a_call_is_given_up_on_the_next_fails_at_once_until_that_call_returns() {
+        let (end, silent) = std::sync::mpsc::channel::<()>();
+        let (auth, _) = auth_over(Keychain::Silent(Mutex::new(silent)));
+        let first = auth.load().await.expect_err("no answer");
+        assert_eq!(first.code(), "keychain_unavailable", "{first}");
+        // A command reading the keychain twice ends within one bound, not two.
+        let started = std::time::Instant::now();
+        let second = auth.load().await.expect_err("still stuck");
+        assert_eq!(second.code(), "keychain_unavailable", "{second}");
+        assert!(
+            started.elapsed() < Duration::from_millis(150),
+            "{:?}",
+            started.elapsed()
+        );
+        // The keychain answers the stuck call: later calls reach it again.
+        drop(end);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(loaded) = auth.load().await {
+                assert!(loaded.is_none());
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never reached the keychain again"
+            );
+            // The abandoned call has no handle to wait on: look again shortly, bounded above.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
