@@ -224,9 +224,11 @@ async fn an_upload_url_works_for_an_hour_and_then_is_refused_as_expired() {
     let clock = ManualClock::new();
     let stack = start(&clock, None).await;
     let url = upload_url(&stack, "kp_ada").await;
-    clock.advance(Duration::from_secs(3599));
+    // The manual clock runs on from the system's: 30 s of margin for a loaded machine, so the
+    // first post is in time however long the test takes to get there.
+    clock.advance(Duration::from_secs(3570));
     assert_eq!(post(&url, "text/plain", b"in time".to_vec()).await.0, 200);
-    clock.advance(Duration::from_secs(1));
+    clock.advance(Duration::from_secs(30));
     let (status, answer) = post(&url, "text/plain", b"too late".to_vec()).await;
     assert_eq!(status, 401);
     assert_eq!(
