@@ -124,6 +124,28 @@ impl Keychain {
     }
 }
 
+/// Tries a keychain call again, at most [`BUSY_TRIES`] times in all, while the Secret Service
+/// is only slow: its client gives each D-Bus call 2 s, and a keyring busy with other programs'
+/// calls can take longer without anything being wrong. Every call here is idempotent (a read,
+/// a whole-value write, a delete), so another try cannot do anything twice. The caller's
+/// keychain bound still limits the whole.
+fn patiently<T>(mut call: impl FnMut() -> keyring::Result<T>) -> keyring::Result<T> {
+    let mut tries = 1;
+    loop {
+        match call() {
+            Err(e) if tries < BUSY_TRIES && busy(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+const BUSY_TRIES: u32 = 3;
+
+/// libdbus's words for `org.freedesktop.DBus.Error.NoReply`: the call's own timeout ran out.
+fn busy(error: &keyring::Error) -> bool {
+    matches!(error, keyring::Error::PlatformFailure(e) if e.to_string().contains("Did not receive a reply"))
+}
+
 fn fault(error: keyring::Error) -> Fault {
     match error {
         keyring::Error::NoStorageAccess(e) => Fault::Refused(e.to_string()),
@@ -134,7 +156,8 @@ fn fault(error: keyring::Error) -> Fault {
 
 impl SecretStore for Keychain {
     fn get(&self, key: &str) -> Result<Option<String>, Fault> {
-        match self.entry(key)?.get_password() {
+        let entry = self.entry(key)?;
+        match patiently(|| entry.get_password()) {
             Ok(value) => Ok(Some(value)),
             Err(keyring::Error::NoEntry) => Ok(None),
             // Present but not text: treated as damaged data by the caller.
@@ -144,11 +167,13 @@ impl SecretStore for Keychain {
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), Fault> {
-        self.entry(key)?.set_password(value).map_err(fault)
+        let entry = self.entry(key)?;
+        patiently(|| entry.set_password(value)).map_err(fault)
     }
 
     fn delete(&self, key: &str) -> Result<(), Fault> {
-        match self.entry(key)?.delete_credential() {
+        let entry = self.entry(key)?;
+        match patiently(|| entry.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(fault(e)),
         }
@@ -537,6 +562,33 @@ fn rand_generation() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_slow_secret_service_is_asked_again_and_a_failure_is_not() {
+        let no_reply = || {
+            keyring::Error::PlatformFailure("DBus error: Did not receive a reply. Possible causes include: the reply timeout expired".into())
+        };
+        let mut calls = 0;
+        let answered = super::patiently(|| {
+            calls += 1;
+            if calls < 3 { Err(no_reply()) } else { Ok(7) }
+        });
+        assert_eq!((answered.ok(), calls), (Some(7), 3));
+        let mut calls = 0;
+        let given_up = super::patiently(|| -> keyring::Result<()> {
+            calls += 1;
+            Err(no_reply())
+        });
+        assert!(given_up.is_err());
+        assert_eq!(calls, super::BUSY_TRIES, "bounded");
+        let mut calls = 0;
+        let refused = super::patiently(|| -> keyring::Result<()> {
+            calls += 1;
+            Err(keyring::Error::NoStorageAccess("locked".into()))
+        });
+        assert!(refused.is_err());
+        assert_eq!(calls, 1, "a refusal is final");
+    }
+
     use super::*;
 
     pub fn sample(size: usize) -> TokenSet {
