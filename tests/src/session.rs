@@ -196,13 +196,28 @@ impl Session {
             if value.contains(text) {
                 return value;
             }
-            assert!(
-                Instant::now() < deadline,
-                "`{css}` never held `{text}` (has `{value}`)"
-            );
+            if Instant::now() >= deadline {
+                panic!(
+                    "`{css}` never held `{text}` (has `{value}`); the window shows: {}",
+                    self.state_of_the_window().await
+                );
+            }
             // A value set by script changes neither the DOM nor fires an event: nothing to wait
             // on but the value itself.
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Which screen is shown, and the banner's and the live region's text: what a failed wait
+    /// reports, so a failure says what the person would have seen.
+    async fn state_of_the_window(&self) -> String {
+        let script = "const shown = [...document.querySelectorAll('section.screen')].filter((s) => !s.hidden).map((s) => s.id); \
+                      const banner = document.getElementById('banner'); \
+                      return `screen ${shown.join(',')}; banner ${banner.hidden ? '(hidden)' : banner.textContent.trim()}; \
+                      announced ${document.getElementById('announcer')?.textContent ?? ''}`;";
+        match self.client().execute(script, Vec::new()).await {
+            Ok(value) => value.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("(unreadable: {e})"),
         }
     }
 
