@@ -1,8 +1,14 @@
 //! `cargo xtask bench` runs this inside the same throwaway desktop session as the end-to-end
 //! tests (Xvfb, D-Bus, gnome-keyring): it measures Kinvex against the floor of its stack and
-//! writes a Markdown report. `--quick` makes one round of everything, to prove it still runs.
+//! writes a Markdown report, appends the run to the history (JSON lines) and redraws the chart
+//! of every figure over the recorded runs. `--quick` makes one round of everything, to prove it
+//! still runs; it and `--only` keep their report, history and chart beside `--out` (target/bench),
+//! while a full run's go to `bench/runs.jsonl` and `bench/ratios.svg` beside BENCHMARKS.md.
+//! `--chart-only [--history FILE] [--chart FILE]` redraws the chart without measuring.
 
+mod chart;
 mod cpu;
+mod history;
 mod idle;
 mod live;
 mod memory;
@@ -13,7 +19,7 @@ mod scenarios;
 mod transfer;
 
 use report::{Report, Row};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -62,23 +68,40 @@ fn setup(quick: bool, only: Option<String>) -> Result<Setup, String> {
     })
 }
 
+/// The committed history and chart of full runs, relative to the report's folder.
+const HISTORY: &str = "bench/runs.jsonl";
+const CHART: &str = "bench/ratios.svg";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if args.iter().any(|a| a == "--chart-only") {
+        let history = value("--history").unwrap_or_else(|| HISTORY.into());
+        let chart = value("--chart").unwrap_or_else(|| CHART.into());
+        return match draw(Path::new(&history), Path::new(&chart)) {
+            Ok(()) => {
+                eprintln!("kinvex-bench: wrote {chart} from {history}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kinvex-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let quick = args.iter().any(|a| a == "--quick");
-    let Some(out) = args
-        .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from)
-    else {
-        eprintln!("usage: kinvex-bench [--quick] [--only {SCENARIOS}] --out REPORT.md");
+    let Some(out) = value("--out").map(PathBuf::from) else {
+        eprintln!(
+            "usage: kinvex-bench [--quick] [--only {SCENARIOS}] --out REPORT.md\n       kinvex-bench --chart-only [--history {HISTORY}] [--chart {CHART}]"
+        );
         return ExitCode::from(2);
     };
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let only = value("--only");
     if let Some(only) = only
         .as_deref()
         .filter(|o| !SCENARIOS.split('|').any(|s| s == *o))
@@ -87,24 +110,98 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     raise_open_files_limit();
+    // Quick and single-scenario runs are not comparable with full ones: their history and
+    // chart stay beside their report, never in the committed files.
+    let (history, chart) = if quick || only.is_some() {
+        ("runs.jsonl", "ratios.svg")
+    } else {
+        (HISTORY, CHART)
+    };
+    let folder = out.parent().unwrap_or(Path::new("")).to_path_buf();
+    let (history, chart_link) = (folder.join(history), chart.to_string());
+    let chart = folder.join(chart);
+    let commit = commit();
     let result = setup(quick, only).and_then(|setup| {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut report = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?
-            .block_on(run(&setup, quick))
+            .block_on(run(&setup, quick))?;
+        report.chart = Some(chart_link);
+        std::fs::write(&out, report.markdown()).map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("kinvex-bench: wrote {}", out.display());
+        history::append(&history, &record(&setup, &report, commit)).map_err(|e| e.to_string())?;
+        draw(&history, &chart)?;
+        eprintln!(
+            "kinvex-bench: appended the run to {} and drew {}",
+            history.display(),
+            chart.display()
+        );
+        Ok(())
     });
-    match result.and_then(|report| {
-        std::fs::write(&out, report.markdown()).map_err(|e| format!("{}: {e}", out.display()))
-    }) {
-        Ok(()) => {
-            eprintln!("kinvex-bench: wrote {}", out.display());
-            ExitCode::SUCCESS
-        }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kinvex-bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Redraws the chart from every recorded run.
+fn draw(history: &Path, chart: &Path) -> Result<(), String> {
+    let runs = history::read(history).map_err(|e| e.to_string())?;
+    if let Some(dir) = chart.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(chart, chart::svg(&runs)).map_err(|e| format!("{}: {e}", chart.display()))
+}
+
+/// The checked-out commit and whether tracked files differ from it, read before measuring.
+fn commit() -> (Option<String>, Option<bool>) {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = head
+        .as_ref()
+        .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
+        .map(|status| !status.is_empty());
+    (head, dirty)
+}
+
+/// The run as one line of the history.
+fn record(
+    setup: &Setup,
+    report: &Report,
+    (commit, dirty): (Option<String>, Option<bool>),
+) -> history::Run {
+    let date = report
+        .machine
+        .iter()
+        .find(|(k, _)| k == "Date (UTC)")
+        .map_or_else(String::new, |(_, d)| {
+            format!("{}Z", d.replacen(' ', "T", 1))
+        });
+    history::Run {
+        date,
+        commit,
+        dirty,
+        machine: history::Machine::from_pairs(&report.machine),
+        profile: setup.profile.clone(),
+        rounds: setup.rounds,
+        only: setup.only.clone(),
+        source: None,
+        rows: report
+            .rows
+            .iter()
+            .map(history::RowRecord::from_row)
+            .collect(),
     }
 }
 
@@ -161,6 +258,7 @@ async fn run(setup: &Setup, quick: bool) -> Result<Report, String> {
         method: method(setup),
         rows,
         context: CONTEXT.into(),
+        chart: None,
     })
 }
 
@@ -258,9 +356,9 @@ fn method(setup: &Setup) -> Vec<String> {
             "Memory: the sum of `Pss` from `/proc/<pid>/smaps_rollup` over the app process and all its descendants (WebKit's web and network processes), excluding the WebDriver processes, read {} s after the page is idle (Kinvex: files painted).",
             setup.settle.as_secs()
         ),
-        "Sign-in: `kinvex login` as a process, from spawn to exit (tokens are in the Secret Service before it exits), with `devstack browse` (the headless user agent) as the browser. Baseline: the same provider's discovery, authorize plus the sign-in form, token and JWKS requests, in-process with reqwest, with no validation or storage.".into(),
+        "Sign-in: `kinvex login` as a process, from spawn to exit (tokens are in the Secret Service before it exits), with `devstack browse` (the headless user agent) as the browser. Baseline, launched alternately: a minimal PKCE sign-in client (`bench/signin-floor`) run the same way: its own process, the same settings and browser, discovery, the loopback redirect, the token and JWKS requests and one keychain write through the same back end; no ID-token validation, caching, locks or accounts index.".into(),
         "Refresh: 1,000 `users:current` calls started at once through one long-lived library session (`kinvex-auth` + `kinvex-convex` with the real keychain, as in the app), right after its token entered the renewal margin, against the same burst straight after with the fresh token; the local stack issues 64-second tokens and counts the refreshes.".into(),
-        "10,000 files: the demo person has 10,014 files; the time is between the `kinvex:files-arrived` mark (the first page's data is in the page) and `kinvex:files-visible` (its rows painted).".into(),
+        "10,000 files: the demo person has 10,014 files; the time is between the `kinvex:files-arrived` mark (the first page's data is in the page) and `kinvex:files-visible` (its rows painted). Baseline, launched alternately: the bare window's rows page (`bench/bare-window/dist/rows.html`, the app's stylesheet and the same screen's layout), which once painted puts the same rows the app renders for that page (the same markup, built by `make-rows.mjs`, cloned from a `<template>` in one go) and marks before and after the frame showing them in the same way; the run fails if the two paint different numbers of rows.".into(),
         "Update latency: a file is inserted for the demo person on the stack's side (as an upload commits one), and the time runs until each live client hands over the first page of `files:list` with it: the app's `kinvex_convex::live` client as `kinvex files --watch --json` against the npm `ConvexClient`'s `onUpdate` (tests/wire/live-latency.mjs, Node with `ws`), both subscribed at once to the same backend as the same person, each in its own process and stamped when its line is read; each write is one round for both.".into(),
         "Change painted: one launch of the signed-in app showing the demo person's files, its socket live; each round inserts a file for the person on the stack's side (as the update-latency row does) and waits for it to be painted before the next. The app's Rust live client stamps each value of a watched page as its subscription yields it (`received_ms` of the `file-page` event, wall clock), the page records that stamp as the `kinvex:update-received` mark and sets `kinvex:update-painted` after the frame showing the change; the row's figure is the median per-round difference painted − received, both measured from the write.".into(),
         format!(

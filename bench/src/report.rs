@@ -123,6 +123,8 @@ pub struct Report {
     pub method: Vec<String>,
     pub rows: Vec<Row>,
     pub context: String,
+    /// The chart of every figure over the recorded runs, relative to the report.
+    pub chart: Option<String>,
 }
 
 impl Report {
@@ -138,6 +140,13 @@ impl Report {
             let _ = writeln!(out, "- **{key}**: {value}");
         }
         let _ = writeln!(out, "\n## Results\n");
+        if let Some(chart) = &self.chart {
+            let _ = writeln!(
+                out,
+                "![Each figure below against its goal over the recorded runs, one panel per row; the data is in {}]({chart})\n",
+                chart.replace("ratios.svg", "runs.jsonl")
+            );
+        }
         let _ = writeln!(out, "| what | Kinvex | baseline | ratio | goal | |");
         let _ = writeln!(out, "|---|---|---|---|---|---|");
         for row in &self.rows {
@@ -193,6 +202,23 @@ mod tests {
             detail: String::new(),
             failure: None,
         }
+    }
+
+    #[test]
+    fn the_report_shows_the_chart_under_results() {
+        let report = Report {
+            title: "t".into(),
+            machine: vec![],
+            method: vec![],
+            rows: vec![row(1.1, Goal::RatioAtMost(1.25))],
+            context: String::new(),
+            chart: Some("bench/ratios.svg".into()),
+        };
+        let text = report.markdown();
+        let results = text.find("## Results").unwrap();
+        let image = text.find("](bench/ratios.svg)\n").unwrap();
+        assert!(results < image && image < text.find("| what |").unwrap());
+        assert!(text.contains("the data is in bench/runs.jsonl"));
     }
 
     #[test]

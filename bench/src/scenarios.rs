@@ -12,7 +12,6 @@ use kinvex_auth::config::Sources;
 use kinvex_auth::http::HttpClient;
 use kinvex_auth::{Auth, Config, default_store};
 use kinvex_convex::{Client, Kind};
-use kinvex_devstack::user_agent::{Action, UserAgent};
 use kinvex_devstack::{Running, start};
 use kinvex_e2e::Session;
 use std::sync::Arc;
@@ -223,136 +222,153 @@ async fn launch(
     Ok((startup, memory))
 }
 
-/// A person with 10,000 files: from the first page's data reaching the page to its rows painted.
+/// A person with 10,000 files: from the first page's data reaching the page to its rows painted,
+/// against the bare window's rows page (`bench/bare-window/dist/rows.html`) putting the same
+/// rows in the same layout as static markup in one go, launched alternately. Both must paint
+/// the same number of rows, or the comparison is not of like with like.
 pub async fn ten_thousand_files(setup: &Setup) -> Result<Row> {
     let stack = stack(10_000).await?;
     cli_login(setup, &stack).await?;
     let env = settings(&stack);
-    let mut shown = Samples::default();
+    let (mut app, mut bare) = (Samples::default(), Samples::default());
+    let mut painted = (0, 0);
     for round in 0..=setup.rounds {
-        let session = Session::desktop_at(&setup.app, &env).await;
-        let arrived = page_time(&session, &mark("kinvex:files-arrived")).await?;
-        let visible = page_time(&session, &mark("kinvex:files-visible")).await?;
+        let session = Session::desktop_at(&setup.bare, &[]).await;
+        let shown = bare_rows(&session).await;
         session.close().await;
+        let (bare_ms, bare_rows) = shown?;
+        let session = Session::desktop_at(&setup.app, &env).await;
+        let shown = painted_between(&session, "kinvex:files-arrived", "kinvex:files-visible").await;
+        session.close().await;
+        let (app_ms, app_rows) = shown?;
+        if app_rows != bare_rows {
+            return Err(format!(
+                "the app painted {app_rows} rows and the bare window's rows page {bare_rows}: make bench/bare-window/make-rows.mjs match ui/file-list.js and run it again"
+            ));
+        }
+        painted = (app_rows, bare_rows);
         if round > 0 {
-            shown.push(visible - arrived);
+            app.push(app_ms);
+            bare.push(bare_ms);
         }
     }
-    let median = shown.median();
-    Ok(Row {
-        what: "10,000 files: first page's data arrived → first rows painted".into(),
-        subject: shown.describe("ms", 1),
-        baseline: "—".into(),
-        ratio: None,
-        value: median,
-        goal: Goal::AtMost(100.0),
-        goal_text: "≤ 100 ms".into(),
-        note: String::new(),
-        detail: String::new(),
-        failure: None,
-    })
+    let mut row = ratio_row(
+        "10,000 files: first page's data arrived → first rows painted",
+        &app,
+        &bare,
+        "ms",
+        1,
+        1.5,
+        "bare window, the same rows as static HTML",
+    );
+    row.detail = format!(
+        "rows painted: {} in the app, {} in the bare window's rows page",
+        painted.0, painted.1
+    );
+    Ok(row)
 }
 
-/// `kinvex login` from command start to tokens stored, against the bare HTTP sequence.
+/// The bare window's rows page, reached from its start page through WebDriver.
+const BARE_ROWS_URL: &str = "tauri://localhost/rows.html";
+
+/// Opens the bare window's rows page and returns its rows' insertion to their paint, and the
+/// number of rows painted.
+async fn bare_rows(session: &Session) -> Result<(f64, u64)> {
+    page_time(session, DOM_CONTENT_LOADED).await?;
+    session
+        .client()
+        .goto(BARE_ROWS_URL)
+        .await
+        .map_err(|e| format!("opening {BARE_ROWS_URL} in the bare window: {e}"))?;
+    painted_between(session, "bare:rows-arrived", "bare:rows-visible").await
+}
+
+/// Milliseconds between the page's `from` and `to` marks, and the rows in its list then.
+async fn painted_between(session: &Session, from: &str, to: &str) -> Result<(f64, u64)> {
+    let arrived = page_time(session, &mark(from)).await?;
+    let visible = page_time(session, &mark(to)).await?;
+    let rows = session
+        .client()
+        .execute(
+            "return document.getElementById('files-rows').childElementCount;",
+            Vec::new(),
+        )
+        .await
+        .map_err(|e| format!("counting the rows painted: {e}"))?
+        .as_u64()
+        .ok_or("the page has no list of rows")?;
+    Ok((visible - arrived, rows))
+}
+
+/// `kinvex login` from command start to tokens stored, against a minimal PKCE sign-in client
+/// (`bench/signin-floor`) making the same requests with the same browser and one keychain write.
 pub async fn sign_in(setup: &Setup) -> Result<Row> {
+    let floor = std::env::var("KINVEX_BENCH_FLOOR")
+        .map_err(|_| "KINVEX_BENCH_FLOOR is not set: run this through `cargo xtask bench`")?;
     let stack = stack(0).await?;
-    let (mut cli, mut bare) = (Samples::default(), Samples::default());
-    for round in 0..=setup.rounds {
-        let cli_took = cli_login(setup, &stack).await?;
-        let bare_took = bare_sequence(&stack).await?;
-        if round > 0 {
-            cli.push(cli_took.as_secs_f64() * 1000.0);
-            bare.push(bare_took.as_secs_f64() * 1000.0);
+    let (mut cli, mut minimal) = (Samples::default(), Samples::default());
+    let measured = async {
+        for round in 0..=setup.rounds {
+            let cli_took = cli_login(setup, &stack).await?;
+            let floor_took = floor_login(setup, &stack, &floor).await?;
+            if round > 0 {
+                cli.push(cli_took.as_secs_f64() * 1000.0);
+                minimal.push(floor_took.as_secs_f64() * 1000.0);
+            }
         }
+        Ok::<(), String>(())
     }
+    .await;
+    // Leaves nothing of the floor's in the keychain, whether or not the rounds succeeded.
+    let forgotten = tokio::process::Command::new(&floor)
+        .arg("forget")
+        .status()
+        .await
+        .map_err(|e| format!("{floor}: {e}"))
+        .and_then(|s| {
+            s.success()
+                .then_some(())
+                .ok_or_else(|| format!("`{floor} forget` failed: {s}"))
+        });
+    measured.and(forgotten)?;
     Ok(ratio_row(
         "Sign-in through the CLI, command start to tokens stored",
         &cli,
-        &bare,
+        &minimal,
         "ms",
         0,
         1.2,
-        "bare HTTP sequence",
+        "minimal PKCE client",
     ))
 }
 
-/// Discovery, authorize and the sign-in form, token, JWKS: the requests a sign-in cannot avoid,
-/// made in-process with no validation, no keychain and no browser process.
-async fn bare_sequence(stack: &Running) -> Result<Duration> {
-    let failed = |what: &'static str| move |e: reqwest::Error| format!("{what}: {e}");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(failed("client"))?;
-    let redirect = kinvex_devstack::DEFAULT_REDIRECT_URI;
-    let client_id = stack.state.config.client_id.as_str();
+/// The floor binary signing in as `cli_login` does (same settings, browser and timing):
+/// command start to exit, which it does once its one keychain write returned.
+async fn floor_login(setup: &Setup, stack: &Running, floor: &str) -> Result<Duration> {
     let demo = &stack.accounts[0];
+    let browser = format!(
+        "{} browse --email {} --password {}",
+        setup.devstack, demo.email, demo.password
+    );
+    let mut command = tokio::process::Command::new(floor);
+    command
+        .envs(settings(stack))
+        .env("BROWSER", browser)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     let started = Instant::now();
-    let discovery: serde_json::Value = http
-        .get(format!(
-            "{}/.well-known/openid-configuration",
-            stack.issuer()
-        ))
-        .send()
+    let output = command
+        .output()
         .await
-        .map_err(failed("discovery"))?
-        .json()
-        .await
-        .map_err(failed("discovery"))?;
-    let endpoint = |name: &str| discovery[name].as_str().unwrap_or_default().to_string();
-    let (verifier, challenge) = kinvex_e2e::pkce();
-    let mut authorize = url::Url::parse(&endpoint("authorization_endpoint"))
-        .map_err(|e| format!("authorization_endpoint: {e}"))?;
-    authorize
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("scope", "openid profile email offline")
-        .append_pair("state", "benchmark-state-0123456789")
-        .append_pair("nonce", "benchmark-nonce-0123456789")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    let action = Action::SignIn {
-        email: demo.email.clone(),
-        password: demo.password.clone(),
-    };
-    let handoff = UserAgent::new()
-        .authorize(authorize.as_str(), &action, false)
-        .await
-        .map_err(|e| format!("signing in: {e}"))?;
-    let code = handoff
-        .redirect
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .ok_or("no code came back")?;
-    let tokens: serde_json::Value = http
-        .post(endpoint("token_endpoint"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect),
-            ("client_id", client_id),
-            ("code_verifier", verifier.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(failed("token"))?
-        .json()
-        .await
-        .map_err(failed("token"))?;
-    if tokens["id_token"].as_str().is_none() {
-        return Err(format!("the token endpoint answered {tokens}"));
+        .map_err(|e| format!("{floor}: {e}"))?;
+    let took = started.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "the minimal sign-in client failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
-    http.get(endpoint("jwks_uri"))
-        .send()
-        .await
-        .map_err(failed("jwks"))?
-        .bytes()
-        .await
-        .map_err(failed("jwks"))?;
-    Ok(started.elapsed())
+    Ok(took)
 }
 
 /// 1,000 concurrent Convex calls through one long-lived library session (as in the app) whose

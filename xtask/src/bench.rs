@@ -19,6 +19,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 "kinvex-bare-window",
                 "kinvex-cli",
                 "kinvex-devstack",
+                "kinvex-signin-floor",
                 "kinvex-bench",
             ],
             false,
@@ -41,9 +42,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             .env_remove("CI");
         run(bare, "building the bare window and its .deb (release)")?;
         build(
-            &["kinvex-cli", "kinvex-devstack", "kinvex-bench"],
+            &[
+                "kinvex-cli",
+                "kinvex-devstack",
+                "kinvex-signin-floor",
+                "kinvex-bench",
+            ],
             true,
-            "building the CLI, the local stack and the benchmarks (release)",
+            "building the CLI, the local stack, the sign-in floor and the benchmarks (release)",
         )?;
         let bare_deb = find_deb(&target_dir().join("release/bundle/deb"), "Bare Window_");
         ("release", app_deb, bare_deb)
@@ -75,6 +81,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .env("KINVEX_BENCH_APP", bin.join("kinvex-desktop"))
         .env("KINVEX_BENCH_BARE", bin.join("bare-window"))
         .env("KINVEX_BENCH_CLI", bin.join("kinvex"))
+        .env("KINVEX_BENCH_FLOOR", bin.join("kinvex-signin-floor"))
         .env("KINVEX_BENCH_DEVSTACK", bin.join("devstack"))
         .env("KINVEX_BENCH_PROFILE", profile)
         .env("KINVEX_E2E_ARTIFACTS", target_dir().join("bench/artifacts"));
