@@ -33,5 +33,7 @@ function insertRows() {
 // After `load` and the frame after it, as the app's data arrives on a page already laid out and
 // painted: inserting on the first frame after navigation would charge the page's first layout and
 // paint to the rows.
-if (document.readyState === "complete") afterPaint(insertRows);
-else window.addEventListener("load", () => afterPaint(insertRows), { once: true });
+// Two frames, as WebKit may still be painting the first when the task after its callback runs.
+const settled = () => afterPaint(() => afterPaint(insertRows));
+if (document.readyState === "complete") settled();
+else window.addEventListener("load", settled, { once: true });
