@@ -9,6 +9,7 @@
 //! `KINDE_REDIRECT_URL`, `KINDE_SCOPES`, `BROWSER`) and exits 0 once the write returned;
 //! `kinvex-signin-floor forget` deletes what it wrote.
 
+use kinvex_auth::token_store::{Keychain, SecretStore};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
 use std::process::{Command, ExitCode, Stdio};
@@ -40,10 +41,9 @@ fn failed<E: std::fmt::Display>(code: &'static str, what: &str) -> impl FnOnce(E
 fn main() -> ExitCode {
     let forget = std::env::args().nth(1).is_some_and(|a| a == "forget");
     let outcome = if forget {
-        entry().and_then(|entry| match entry.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(failed("keychain", "deleting the benchmark's entry")(e)),
-        })
+        Keychain::new(SERVICE)
+            .delete(ACCOUNT)
+            .map_err(|e| failed("keychain", "deleting the benchmark's entry")(format!("{e:?}")))
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -65,10 +65,6 @@ fn setting(name: &str) -> Result<String, Failure> {
         code: "settings",
         message: format!("{name} is not set: the benchmark passes the CLI's settings"),
     })
-}
-
-fn entry() -> Result<keyring::Entry, Failure> {
-    keyring::Entry::new(SERVICE, ACCOUNT).map_err(failed("keychain", "opening the keychain"))
 }
 
 async fn sign_in() -> Result<(), Failure> {
@@ -168,9 +164,9 @@ async fn sign_in() -> Result<(), Failure> {
         .await
         .map_err(failed("jwks", "the signing keys"))?;
 
-    entry()?
-        .set_password(&tokens)
-        .map_err(failed("keychain", "storing the token response"))
+    Keychain::new(SERVICE)
+        .set(ACCOUNT, &tokens)
+        .map_err(|e| failed("keychain", "storing the token response")(format!("{e:?}")))
 }
 
 /// Starts `BROWSER` (one command; `%s` stands for the URL, else it is appended) and does not

@@ -95,9 +95,13 @@ impl TokenStore {
 
     /// Every account of every tenant, oldest first, each marked if active on its tenant.
     pub fn accounts(&self) -> Result<Vec<Account>, AuthError> {
-        // A session from before the index is listed too.
-        self.load()?;
-        let index = self.index()?;
+        let (issuer, client_id) = self.tenant();
+        let mut index = self.index()?;
+        // A session from before the index is listed too: moving it is the only change a listing
+        // makes, and only then is the index read again (each read is a keychain round trip).
+        if index.active_on(issuer, client_id).is_none() && self.migrate()?.is_some() {
+            index = self.index()?;
+        }
         Ok(index
             .accounts
             .iter()

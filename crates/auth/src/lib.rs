@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod id_token;
+pub mod keychain;
 pub mod loopback;
 pub mod organizations;
 pub mod private_dir;

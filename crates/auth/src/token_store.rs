@@ -1,16 +1,18 @@
 //! Where a session's tokens live: the OS keychain (macOS Keychain, Windows Credential Manager,
-//! the Secret Service on Linux) through `keyring`, or a plaintext file only when the person has
-//! explicitly opted in.
+//! the Secret Service on Linux; see [`crate::keychain`]), or a plaintext file only when the
+//! person has explicitly opted in.
 //!
-//! One file because the chunked format, its three back ends and the tests that tear a write in
+//! One file because the chunked format, its back ends and the tests that tear a write in
 //! half all describe one on-disk contract; split, each piece would only make sense with the others.
 //!
-//! A session is stored as chunks of at most [`CHUNK`] bytes (Windows refuses blobs over 2,560
-//! bytes) under a fresh generation id, and only then does the manifest entry switch to the new
-//! generation: a crash mid-write leaves the old session whole. Unreadable or partial entries read
+//! A session is stored as chunks of at most [`SecretStore::largest_value`] bytes ([`CHUNK`] on
+//! Windows, which refuses blobs over 2,560 bytes; one chunk elsewhere, as every keychain call
+//! costs a round trip) under a fresh generation id, and only then does the manifest entry switch
+//! to the new generation: a crash mid-write leaves the old session whole. Unreadable or partial entries read
 //! as signed out, with a warning, never as a crash.
 
 use crate::error::AuthError;
+pub use crate::keychain::Keychain;
 use crate::private_dir::{PrivateDir, PrivateError};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -18,8 +20,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// Largest piece of a secret written to one keychain entry.
+/// Largest piece of a secret written to one entry of Windows' Credential Manager, and of the
+/// in-memory store, so unit tests split values as Windows must.
 pub const CHUNK: usize = 2000;
+
+/// Largest value written to one entry of a store with no small limit (the Secret Service, the
+/// macOS Keychain, the plaintext file): a session or the accounts index is one chunk there.
+pub(crate) const LARGE_VALUE: usize = 256 * 1024;
 pub const SERVICE: &str = "dev.kinvex.desktop";
 
 /// A signed-in session. Secrets are wrapped, so `Debug` never shows them.
@@ -80,6 +87,10 @@ pub trait SecretStore: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<String>, Fault>;
     fn set(&self, key: &str, value: &str) -> Result<(), Fault>;
     fn delete(&self, key: &str) -> Result<(), Fault>;
+    /// The largest value one entry takes, in bytes: longer values are split into chunks.
+    fn largest_value(&self) -> usize {
+        CHUNK
+    }
     /// Where the secrets are, for `status`.
     fn location(&self) -> Location;
 }
@@ -104,83 +115,6 @@ impl std::fmt::Display for Location {
             }
             Location::Memory => f.write_str("memory only"),
         }
-    }
-}
-
-/// The OS keychain.
-pub struct Keychain {
-    service: String,
-}
-
-impl Keychain {
-    pub fn new(service: &str) -> Keychain {
-        Keychain {
-            service: service.to_string(),
-        }
-    }
-
-    fn entry(&self, key: &str) -> Result<keyring::Entry, Fault> {
-        keyring::Entry::new(&self.service, key).map_err(fault)
-    }
-}
-
-/// Tries a keychain call again, at most [`BUSY_TRIES`] times in all, while the Secret Service
-/// is only slow: its client gives each D-Bus call 2 s, and a keyring busy with other programs'
-/// calls can take longer without anything being wrong. Every call here is idempotent (a read,
-/// a whole-value write, a delete), so another try cannot do anything twice. The caller's
-/// keychain bound still limits the whole.
-fn patiently<T>(mut call: impl FnMut() -> keyring::Result<T>) -> keyring::Result<T> {
-    let mut tries = 1;
-    loop {
-        match call() {
-            Err(e) if tries < BUSY_TRIES && busy(&e) => tries += 1,
-            other => return other,
-        }
-    }
-}
-
-const BUSY_TRIES: u32 = 3;
-
-/// libdbus's words for `org.freedesktop.DBus.Error.NoReply`: the call's own timeout ran out.
-fn busy(error: &keyring::Error) -> bool {
-    matches!(error, keyring::Error::PlatformFailure(e) if e.to_string().contains("Did not receive a reply"))
-}
-
-fn fault(error: keyring::Error) -> Fault {
-    match error {
-        keyring::Error::NoStorageAccess(e) => Fault::Refused(e.to_string()),
-        keyring::Error::PlatformFailure(e) => Fault::Unavailable(e.to_string()),
-        other => Fault::Refused(other.to_string()),
-    }
-}
-
-impl SecretStore for Keychain {
-    fn get(&self, key: &str) -> Result<Option<String>, Fault> {
-        let entry = self.entry(key)?;
-        match patiently(|| entry.get_password()) {
-            Ok(value) => Ok(Some(value)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            // Present but not text: treated as damaged data by the caller.
-            Err(keyring::Error::BadEncoding(_)) => Ok(Some(String::new())),
-            Err(e) => Err(fault(e)),
-        }
-    }
-
-    fn set(&self, key: &str, value: &str) -> Result<(), Fault> {
-        let entry = self.entry(key)?;
-        patiently(|| entry.set_password(value)).map_err(fault)
-    }
-
-    fn delete(&self, key: &str) -> Result<(), Fault> {
-        let entry = self.entry(key)?;
-        match patiently(|| entry.delete_credential()) {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(fault(e)),
-        }
-    }
-
-    fn location(&self) -> Location {
-        Location::Keychain
     }
 }
 
@@ -253,6 +187,10 @@ impl SecretStore for PlaintextFile {
             self.write(&map)?;
         }
         Ok(())
+    }
+
+    fn largest_value(&self) -> usize {
+        LARGE_VALUE
     }
 
     fn location(&self) -> Location {
@@ -402,7 +340,7 @@ impl TokenStore {
     pub(crate) fn write_chunked(&self, key: &str, text: &str) -> Result<(), AuthError> {
         let previous = self.manifest(key)?;
         let generation = format!("{:016x}", rand_generation());
-        let chunks = split(text, CHUNK);
+        let chunks = split(text, self.backend.largest_value());
         for (index, chunk) in chunks.iter().enumerate() {
             if let Err(fault) = self.backend.set(&chunk_key(key, &generation, index), chunk) {
                 self.remove_generation(key, &generation, chunks.len());
@@ -562,33 +500,6 @@ fn rand_generation() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_slow_secret_service_is_asked_again_and_a_failure_is_not() {
-        let no_reply = || {
-            keyring::Error::PlatformFailure("DBus error: Did not receive a reply. Possible causes include: the reply timeout expired".into())
-        };
-        let mut calls = 0;
-        let answered = super::patiently(|| {
-            calls += 1;
-            if calls < 3 { Err(no_reply()) } else { Ok(7) }
-        });
-        assert_eq!((answered.ok(), calls), (Some(7), 3));
-        let mut calls = 0;
-        let given_up = super::patiently(|| -> keyring::Result<()> {
-            calls += 1;
-            Err(no_reply())
-        });
-        assert!(given_up.is_err());
-        assert_eq!(calls, super::BUSY_TRIES, "bounded");
-        let mut calls = 0;
-        let refused = super::patiently(|| -> keyring::Result<()> {
-            calls += 1;
-            Err(keyring::Error::NoStorageAccess("locked".into()))
-        });
-        assert!(refused.is_err());
-        assert_eq!(calls, 1, "a refusal is final");
-    }
-
     use super::*;
 
     pub fn sample(size: usize) -> TokenSet {
@@ -607,11 +518,20 @@ mod tests {
     }
 
     fn store() -> (TokenStore, &'static Memory) {
+        store_taking(CHUNK)
+    }
+
+    /// A store over shared memory whose entries take `largest` bytes, counting its reads.
+    fn store_taking(largest: usize) -> (TokenStore, &'static Memory) {
         let memory: &'static Memory = Box::leak(Box::default());
-        struct Shared(&'static Memory);
+        struct Shared(&'static Memory, usize);
         impl SecretStore for Shared {
             fn get(&self, k: &str) -> Result<Option<String>, Fault> {
+                READS.with(|r| r.set(r.get() + 1));
                 self.0.get(k)
+            }
+            fn largest_value(&self) -> usize {
+                self.1
             }
             fn set(&self, k: &str, v: &str) -> Result<(), Fault> {
                 self.0.set(k, v)
@@ -624,7 +544,11 @@ mod tests {
             }
         }
         (
-            TokenStore::new(Box::new(Shared(memory)), "https://t.kinde.com", "client"),
+            TokenStore::new(
+                Box::new(Shared(memory, largest)),
+                "https://t.kinde.com",
+                "client",
+            ),
             memory,
         )
     }
@@ -642,6 +566,39 @@ mod tests {
             );
         }
         assert!(memory.keys().len() > 5);
+    }
+
+    thread_local! {
+        static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn reads_of(call: impl FnOnce()) -> usize {
+        READS.with(|r| r.set(0));
+        call();
+        READS.with(|r| r.get())
+    }
+
+    #[test]
+    fn where_entries_are_large_a_session_is_one_chunk_and_a_listing_reads_the_index_once() {
+        let (store, memory) = store_taking(LARGE_VALUE);
+        let tokens = sample(9000);
+        store.save(&tokens).unwrap();
+        assert_eq!(
+            memory.keys().len(),
+            4,
+            "the session's manifest and one chunk, the index's too: {:?}",
+            memory.keys()
+        );
+        assert_eq!(
+            reads_of(|| assert_eq!(store.load().unwrap(), Some(tokens.clone()))),
+            4,
+            "the index, then the session: a manifest and a chunk each"
+        );
+        assert_eq!(
+            reads_of(|| assert_eq!(store.accounts().unwrap().len(), 1)),
+            2,
+            "the index alone"
+        );
     }
 
     #[test]
