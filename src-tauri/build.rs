@@ -21,6 +21,10 @@ fn main() {
         "organizations",
         "switch_organization",
         "create_organization",
+        "accounts",
+        "switch_account",
+        "add_account",
+        "sign_out_account",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed: check tauri.conf.json and capabilities/");

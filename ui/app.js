@@ -10,6 +10,7 @@ import { Diagnostics } from "./diagnostics.js";
 import { errorMessage, isCancelled, remedy } from "./errors.js";
 import { FileList } from "./file-list.js";
 import { FileQueryControls } from "./file-query.js";
+import { AccountMenu, arrivalNews } from "./account-menu.js";
 import { OrganizationMenu } from "./organization-menu.js";
 import { secondsLeft, sessionLabel, timeLeft } from "./format.js";
 import { ProfileCard } from "./profile-card.js";
@@ -22,6 +23,8 @@ const announcer = new Announcer($("announcer"));
 
 const view = {
   screen: "loading",
+  /** Who the signed-in screen is for (the session's email or name). */
+  person: null,
   loadedFor: null,
   countdown: null,
   /** Settles when the profile request of the current load has been handled. */
@@ -112,6 +115,20 @@ const organizations = new OrganizationMenu(
   },
 );
 
+// Switching account uses the stored session (no browser); the `session` event that follows
+// brings the new person, whose profile and files `route` then loads.
+const accounts = new AccountMenu(
+  { button: $("account-button"), label: $("bar-email"), menu: $("account-list") },
+  {
+    load: ipc.accounts,
+    switchTo: ipc.switchAccount,
+    add: () => signIn({ add: true }),
+    signOutOf: ipc.signOutAccount,
+    say: (text) => announcer.say(text),
+    onError: reportError,
+  },
+);
+
 /** Files dragged over the window: the card shows it would take them (Rust receives the drop). */
 function showDropping(dragging) {
   const droppable = dragging && view.screen === "signed-in";
@@ -139,7 +156,7 @@ const connection = new ConnectionIndicator(
     reconnect: $("reconnect"),
     signIn: $("connection-sign-in"),
   },
-  { reconnect, signIn: () => signIn(false) },
+  { reconnect, signIn: () => signIn() },
 );
 
 const diagnostics = new Diagnostics(
@@ -196,7 +213,7 @@ function fixFor(error) {
     case "retry":
       return { label: "Retry", run: () => loadSignedIn(true) };
     case "sign-in":
-      return { label: "Sign in", run: () => signIn(false) };
+      return { label: "Sign in", run: () => signIn() };
     default:
       return null;
   }
@@ -229,11 +246,17 @@ async function reconnect() {
 function route(session) {
   switch (session.state) {
     case "signed_in": {
-      if (view.screen !== "signed-in") {
+      const person = sessionLabel(session);
+      const switched = view.person !== null && person !== view.person;
+      const news = arrivalNews(view.person, person, view.screen === "signed-in");
+      if (news) {
         hideBanner();
-        announcer.say(`Signed in as ${sessionLabel(session)}.`);
+        announcer.say(news);
       }
-      $("bar-email").textContent = sessionLabel(session);
+      // Someone else starts from newest first, with no search of the last one's.
+      if (switched) fileQuery.reset();
+      view.person = person;
+      $("bar-email").textContent = person;
       const loading = loadSignedIn(false);
       if (view.screen === "loading") {
         // Straight from start-up: show the screen once, with the profile in it, unless that
@@ -254,7 +277,9 @@ function route(session) {
     case "signed_out":
       if (view.screen === "signed-in") announcer.say("Signed out.");
       view.loadedFor = null;
+      view.person = null;
       organizations.clear();
+      accounts.clear();
       // The next person starts from newest first, with no search of the last one's.
       fileQuery.reset();
       connection.show(null);
@@ -289,7 +314,13 @@ function stopCountdown() {
   view.countdown = null;
 }
 
-async function signIn(register) {
+/**
+ * Signs in through the browser with the waiting screen; `register` shows the provider's
+ * registration page, `add` signs one more person in while someone is (Add account…): a cancel or
+ * a failure then goes back to who was signed in.
+ */
+async function signIn({ register = false, add = false } = {}) {
+  const back = add ? { screen: "signed-in", focus: "account-button" } : { screen: "signed-out", focus: "sign-in" };
   hideBanner();
   $("waiting-url").value = "";
   $("time-left").textContent = "";
@@ -297,26 +328,26 @@ async function signIn(register) {
   $("cancel-sign-in").focus();
   announcer.say("Continue in your browser to sign in.");
   try {
-    await ipc.signIn(register);
+    await (add ? ipc.addAccount() : ipc.signIn(register));
     // The `session` event moves the window to the signed-in screen.
   } catch (error) {
-    show("signed-out");
+    show(back.screen);
     if (isCancelled(error)) announcer.say("Sign-in cancelled.");
     else reportError(error);
-    $("sign-in").focus();
+    $(back.focus).focus();
   }
 }
 
 // ---- signed in: profile and files ----
 
 async function loadSignedIn(force) {
-  const session = $("bar-email").textContent;
-  if (!force && view.loadedFor === session) return;
-  view.loadedFor = session;
+  const person = view.person;
+  if (!force && view.loadedFor === person) return;
+  view.loadedFor = person;
   hideBanner();
   const shown = loadProfile();
   view.profileShown = shown;
-  await Promise.all([shown, files.reload(fileQuery.query), organizations.load()]);
+  await Promise.all([shown, files.reload(fileQuery.query), organizations.load(), accounts.load()]);
 }
 
 function delay(ms) {
@@ -395,8 +426,8 @@ async function boot() {
   }
 }
 
-$("sign-in").addEventListener("click", () => signIn(false));
-$("register").addEventListener("click", () => signIn(true));
+$("sign-in").addEventListener("click", () => signIn());
+$("register").addEventListener("click", () => signIn({ register: true }));
 $("cancel-sign-in").addEventListener("click", () => ipc.cancelSignIn());
 $("sign-out").addEventListener("click", async () => {
   try {

@@ -12,6 +12,10 @@ export const COMMANDS = Object.freeze({
   organizations: "organizations",
   switchOrganization: "switch_organization",
   createOrganization: "create_organization",
+  accounts: "accounts",
+  switchAccount: "switch_account",
+  addAccount: "add_account",
+  signOutAccount: "sign_out_account",
   profile: "profile",
   watchFiles: "watch_files",
   unwatchFiles: "unwatch_files",
@@ -70,6 +74,17 @@ export const organizations = () => invoke(COMMANDS.organizations);
 export const switchOrganization = (code) => invoke(COMMANDS.switchOrganization, { code });
 /** Creates organisation `name` and signs in to it, like a switch; resolves with it. */
 export const createOrganization = (name) => invoke(COMMANDS.createOrganization, { name });
+/** The accounts signed in on this tenant: `[{id, email, name, active}]`. */
+export const accounts = () => invoke(COMMANDS.accounts);
+/**
+ * Makes account `id` the active one from its stored session (no browser); resolves with it. The
+ * `session` event brings the new person.
+ */
+export const switchAccount = (id) => invoke(COMMANDS.switchAccount, { id });
+/** Signs one more person in (the sign-in page even with a browser session), like `signIn`. */
+export const addAccount = () => invoke(COMMANDS.addAccount);
+/** Signs account `id` out, and only it; the active one's leaves the window signed out. */
+export const signOutAccount = (id) => invoke(COMMANDS.signOutAccount, { id });
 export const profile = () => invoke(COMMANDS.profile);
 /**
  * Page number `page` of the files from `cursor` (null: the first) in `files:list`'s `order`,

@@ -4,7 +4,9 @@
 // in Rust, silent first: the button says so and is disabled meanwhile, the live region says what
 // was chosen and where the person is now, and Escape or Cancel stops a sign-in page that opened.
 // Names from the provider go in as text, never as markup. tests/ui/organization-menu.test.js
-// drives it with a stand-in DOM.
+// drives it with a stand-in DOM. The list's keyboard is ui/menu.js's, shared with the account menu.
+
+import { MenuButton } from "./menu.js";
 
 /** What the window calls an organisation: its name, else its code. */
 export const organizationLabel = (organization) => organization.name || organization.code;
@@ -16,6 +18,7 @@ export class OrganizationMenu {
   /** The organisation being switched to or created (`{label}`), while that sign-in runs. */
   #pending = null;
   #opener = null;
+  #list;
 
   /**
    * @param elements `{root, button, label, menu, cancel, dialog, form, name, createCancel}`.
@@ -27,17 +30,10 @@ export class OrganizationMenu {
     this.#el = elements;
     this.#deps = { onChanged: () => {}, canCancel: () => true, ...deps };
     const { button, menu, cancel, dialog, form, createCancel } = elements;
-    button.addEventListener("click", () => (this.isOpen ? this.close(true) : this.open("current")));
-    button.addEventListener("keydown", (event) => this.#buttonKey(event));
-    menu.addEventListener("keydown", (event) => this.#menuKey(event));
-    menu.addEventListener("click", (event) => {
-      const item = event.target?.closest?.("[role^=menuitem]");
-      if (item) this.#choose(item);
-    });
-    menu.addEventListener("focusout", (event) => {
-      const to = event.relatedTarget;
-      if (this.isOpen && to && to !== button && !menu.contains(to)) this.close(false);
-    });
+    this.#list = new MenuButton(
+      { button, menu },
+      { choose: (item) => this.#choose(item), canOpen: () => !this.busy && this.#organizations.length > 0 },
+    );
     cancel.addEventListener("click", () => this.#deps.cancel());
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -55,7 +51,7 @@ export class OrganizationMenu {
   }
 
   get isOpen() {
-    return !this.#el.menu.hidden;
+    return this.#list.isOpen;
   }
 
   /** Whether a switch or a creation is under way. */
@@ -86,21 +82,12 @@ export class OrganizationMenu {
 
   /** Opens the list with the focus on `where`: the "current" item, or the "last". */
   open(where) {
-    if (this.busy || this.#organizations.length === 0) return;
-    const { menu, button } = this.#el;
-    menu.hidden = false;
-    button.setAttribute("aria-expanded", "true");
-    const items = this.#items();
-    const current = items.find((item) => item.getAttribute("aria-checked") === "true");
-    (where === "last" ? items.at(-1) : (current ?? items[0]))?.focus();
+    this.#list.open(where);
   }
 
   /** Closes the list, and with `refocus` gives the focus back to the button. */
   close(refocus) {
-    const { menu, button } = this.#el;
-    menu.hidden = true;
-    button.setAttribute("aria-expanded", "false");
-    if (refocus) button.focus();
+    this.#list.close(refocus);
   }
 
   /**
@@ -113,10 +100,6 @@ export class OrganizationMenu {
       this.#deps.say(`Sign in on the page that opened to continue to ${this.#pending.label}, or press Escape to cancel.`);
     }
     return true;
-  }
-
-  #items() {
-    return [...this.#el.menu.children].filter((child) => child.getAttribute("role")?.startsWith("menuitem"));
   }
 
   #render() {
@@ -149,54 +132,10 @@ export class OrganizationMenu {
     create.dataset.action = "create";
     create.dataset.testid = "org-new";
     create.textContent = "New organization…";
-    menu.replaceChildren(...items, separator, create);
-  }
-
-  #buttonKey(event) {
-    if (["Enter", " ", "ArrowDown"].includes(event.key)) {
-      event.preventDefault();
-      this.open("current");
-    } else if (event.key === "ArrowUp") {
-      event.preventDefault();
-      this.open("last");
-    }
-  }
-
-  #menuKey(event) {
-    const items = this.#items();
-    const at = items.indexOf(this.#el.menu.ownerDocument.activeElement);
-    const move = (to) => {
-      event.preventDefault();
-      items[(to + items.length) % items.length]?.focus();
-    };
-    switch (event.key) {
-      case "ArrowDown":
-        return move(at + 1);
-      case "ArrowUp":
-        return move(at < 0 ? -1 : at - 1);
-      case "Home":
-        return move(0);
-      case "End":
-        return move(-1);
-      case "Enter":
-      case " ":
-        event.preventDefault();
-        if (at >= 0) this.#choose(items[at]);
-        return;
-      case "Escape":
-        event.preventDefault();
-        event.stopPropagation();
-        return this.close(true);
-      case "Tab":
-        // The focus moves on by itself, past the menu.
-        return this.close(false);
-      default:
-        return;
-    }
+    this.#list.replace([...items, separator, create]);
   }
 
   #choose(item) {
-    this.close(true);
     if (item.dataset.action === "create") {
       this.#openCreate();
       return;

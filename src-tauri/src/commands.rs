@@ -5,7 +5,8 @@ use crate::live::FileQuery;
 use crate::state::Desktop;
 use crate::transfers::Transfers;
 use crate::view::{
-    AppInfo, CommandError, Connection, Diagnosis, FilePage, Organization, ProfileView, SessionView,
+    Account, AppInfo, CommandError, Connection, Diagnosis, FilePage, Organization, ProfileView,
+    SessionView,
 };
 use tauri::{AppHandle, Runtime, State};
 
@@ -54,6 +55,36 @@ pub async fn create_organization<R: Runtime>(
     name: String,
 ) -> Result<Organization, CommandError> {
     Ok(desktop.create_organization(&app, name).await?)
+}
+
+/// The accounts signed in on this tenant, the active one marked.
+#[tauri::command]
+pub async fn accounts(desktop: State<'_, Desktop>) -> Result<Vec<Account>, CommandError> {
+    Ok(desktop.accounts().await?)
+}
+
+/// Makes the account `id` active from its stored session (no browser); answers with it.
+#[tauri::command]
+pub async fn switch_account(
+    desktop: State<'_, Desktop>,
+    id: String,
+) -> Result<Account, CommandError> {
+    Ok(desktop.switch_account(id).await?)
+}
+
+/// Signs one more person in, with the sign-in page even if the browser has a session.
+#[tauri::command]
+pub async fn add_account<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+) -> Result<(), CommandError> {
+    Ok(desktop.add_account(&app).await?)
+}
+
+/// Signs the account `id` out, and only it.
+#[tauri::command]
+pub async fn sign_out_account(desktop: State<'_, Desktop>, id: String) -> Result<(), CommandError> {
+    Ok(desktop.sign_out_account(id).await?)
 }
 
 #[tauri::command]

@@ -373,6 +373,12 @@ impl Pictures {
         lock(&self.outcomes).clear();
         *lock(&self.latest) = None;
     }
+
+    /// Whether nothing of anyone's pictures or profile is kept.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        lock(&self.outcomes).is_empty() && lock(&self.latest).is_none()
+    }
 }
 
 /// A poisoned lock only means a panic elsewhere; the value inside is still usable.

@@ -240,6 +240,65 @@ impl Desktop {
         Ok(current.ok_or(DesktopError::NoOrganization)?.into())
     }
 
+    /// The accounts signed in on the configured tenant (others' tenants are the CLI's to
+    /// show: the app can use only its own), the active one marked.
+    pub async fn accounts(&self) -> Result<Vec<view::Account>, DesktopError> {
+        let auth = self.auth().await?;
+        let accounts = auth.accounts().await?;
+        Ok(accounts
+            .into_iter()
+            .filter(|a| auth.is_here(a))
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Makes the account `id` the active one from its stored session, with no browser; the
+    /// session event that follows carries the new person, whose socket replaces the old one's
+    /// (see [`Desktop::follow_session`]). Answers with the account now active.
+    pub async fn switch_account(&self, id: String) -> Result<view::Account, DesktopError> {
+        let auth = self.auth().await?;
+        // Told from the session it switched to: listing the accounts again would be one more
+        // round of keychain reads while the menu still says "Switching…".
+        let tokens = auth.switch(&id).await?;
+        Ok(view::Account {
+            id: tokens.subject.clone(),
+            email: tokens.email.clone(),
+            name: tokens.name.clone(),
+            active: true,
+        })
+    }
+
+    /// Signs in one more person: the provider's sign-in page even when the browser still has a
+    /// session (`prompt=login`; otherwise it would sign the same person in again), through the
+    /// same waiting screen and Cancel as Sign in. The new account becomes the active one.
+    pub async fn add_account<R: Runtime>(&self, app: &AppHandle<R>) -> Result<(), DesktopError> {
+        let options = SignInOptions {
+            force_login: true,
+            ..Default::default()
+        };
+        self.sign_in_with(app, &options).await
+    }
+
+    /// Signs the account `id` out, and only it: its refresh token revoked and its entries
+    /// removed, then the provider's session in the browser ended (as `kinvex logout --account`
+    /// does), so the next Add account or Sign in does not bring it straight back. When it was
+    /// the active one the window is signed out; no other is made active behind the person's back.
+    pub async fn sign_out_account(&self, id: String) -> Result<(), DesktopError> {
+        let auth = self.auth().await?;
+        let accounts = auth.accounts().await?;
+        let account = accounts
+            .into_iter()
+            .find(|a| auth.is_here(a) && a.subject == id)
+            .ok_or(AuthError::NoSuchAccount { account: id })?;
+        if account.active {
+            self.end_live().await;
+            self.pictures.clear();
+        }
+        auth.sign_out_account(&account).await?;
+        auth.end_session(true).await;
+        Ok(())
+    }
+
     /// Every sign-in the window starts: it can be cancelled ([`Desktop::cancel_sign_in`]), the
     /// window is told each address the browser is sent to, and it comes back to the front
     /// when the browser hands back (or gives up).
@@ -317,7 +376,11 @@ impl Desktop {
             if session.subject == subject {
                 return Ok(session.clone());
             }
+            // Someone else now (a switch of account): nothing of the last person's may stay,
+            // neither their socket nor the files Open and Delete would find nor their pictures.
             session.close().await;
+            self.shown.clear();
+            self.pictures.clear();
         }
         let http = self.ready().await?.client.clone();
         let shown = self.shown.clone();
@@ -532,3 +595,6 @@ fn build(config: Config) -> Result<Ready, SetupError> {
         storage,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -219,6 +219,28 @@ impl From<kinvex_auth::Organization> for Organization {
     }
 }
 
+/// One account of the configured tenant, for the header's account menu: who, never a token.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Account {
+    /// The person's Kinde user id (`sub`): what a switch or a sign-out names it by.
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// The one signed in now.
+    pub active: bool,
+}
+
+impl From<kinvex_auth::Account> for Account {
+    fn from(a: kinvex_auth::Account) -> Self {
+        Account {
+            id: a.subject,
+            email: a.email,
+            name: a.name,
+            active: a.active,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +390,22 @@ mod tests {
         let silent =
             url::Url::parse("http://127.0.0.1:1/oauth2/auth?prompt=none&x=1").expect("url");
         assert!(SignInWaiting::new(&silent).silent);
+    }
+
+    #[test]
+    fn an_account_has_the_shape_the_menu_reads_and_no_tenant_or_token() {
+        let account = Account::from(kinvex_auth::Account {
+            issuer: "https://tenant.kinde.com".into(),
+            client_id: "client".into(),
+            subject: "kp_alex".into(),
+            email: Some("alex@example.com".into()),
+            name: None,
+            active: true,
+        });
+        assert_eq!(
+            serde_json::to_value(account).expect("serializes"),
+            json!({ "id": "kp_alex", "email": "alex@example.com", "name": null, "active": true })
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ test("each call invokes its command with the arguments Rust names", async () => 
   await ipc.organizations();
   await ipc.switchOrganization("org_b");
   await ipc.createOrganization("Acme Labs");
+  await ipc.accounts();
+  await ipc.switchAccount("kp_dana");
+  await ipc.addAccount();
+  await ipc.signOutAccount("kp_alex");
   await ipc.profile();
   await ipc.watchFiles(3, "cursor-2", 200, { order: "name", search: "report" });
   await ipc.watchFiles(0, null, 200);
@@ -65,6 +69,10 @@ test("each call invokes its command with the arguments Rust names", async () => 
     ["organizations", undefined],
     ["switch_organization", { code: "org_b" }],
     ["create_organization", { name: "Acme Labs" }],
+    ["accounts", undefined],
+    ["switch_account", { id: "kp_dana" }],
+    ["add_account", undefined],
+    ["sign_out_account", { id: "kp_alex" }],
     ["profile", undefined],
     ["watch_files", { page: 3, cursor: "cursor-2", pageSize: 200, order: "name", search: "report" }],
     ["watch_files", { page: 0, cursor: null, pageSize: 200, order: null, search: null }],
