@@ -6,16 +6,10 @@
 
 use kinvex_devstack::Running;
 use kinvex_e2e::desktop::{app_settings, local_stack};
+use kinvex_e2e::keys::{ARROW_UP, END, ENTER, HOME, SHIFT, TAB};
 use kinvex_e2e::{Session, required_env};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-
-const TAB: char = '\u{E004}';
-const SHIFT: char = '\u{E008}';
-const ENTER: char = '\u{E007}';
-const HOME: char = '\u{E011}';
-const END: char = '\u{E010}';
-const ARROW_UP: char = '\u{E013}';
 
 /// The person's browser: the stack's headless user agent, as Dana on the first sign-in page and
 /// as Alex on every later one; any other address (the end-session page) is only logged.

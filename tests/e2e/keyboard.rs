@@ -4,11 +4,7 @@
 
 use kinvex_e2e::Session;
 use kinvex_e2e::desktop::{app_settings, demo_browser, local_stack};
-
-const TAB: char = '\u{E004}';
-const SHIFT: char = '\u{E008}';
-const ENTER: char = '\u{E007}';
-const ESCAPE: char = '\u{E00C}';
+use kinvex_e2e::keys::{ENTER, ESCAPE, SHIFT, TAB};
 
 #[tokio::test]
 async fn signing_in_and_out_by_keyboard_is_announced_and_keeps_the_focus_on_the_page() {

@@ -7,18 +7,12 @@
 use kinvex_devstack::Running;
 use kinvex_devstack::user_agent::{Action, UserAgent};
 use kinvex_e2e::desktop::{app_settings, local_stack};
+use kinvex_e2e::keys::{ARROW_DOWN, END, ENTER, ESCAPE, SHIFT, TAB};
 use kinvex_e2e::{Session, UI_TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const TAB: char = '\u{E004}';
-const SHIFT: char = '\u{E008}';
-const ENTER: char = '\u{E007}';
-const END: char = '\u{E010}';
-const ARROW_DOWN: char = '\u{E015}';
-const ESCAPE: char = '\u{E00C}';
 
 /// What the person does with the pages the app opens after the first sign-in.
 #[derive(Clone, Copy, PartialEq)]

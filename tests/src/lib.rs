@@ -11,6 +11,7 @@ mod driver;
 mod env;
 pub mod hostile;
 mod keychain;
+pub mod keys;
 mod paths;
 mod session;
 

@@ -1,4 +1,5 @@
-// Just enough of the DOM for a menu: attributes, children, focus, listeners. Setting markup
+// Just enough of the DOM for the menus: attributes, children, focus, listeners, a modal dialog.
+// Setting markup
 // throws, so a test fails if a module ever puts text from the backend on the page as HTML.
 
 export class FakeElement {
@@ -6,7 +7,9 @@ export class FakeElement {
     this.ownerDocument = doc;
     this.tagName = tag.toUpperCase();
     this.textContent = "";
+    this.value = "";
     this.hidden = false;
+    this.open = false;
     this.disabled = false;
     this.dataset = {};
     this.attributes = {};
@@ -58,6 +61,14 @@ export class FakeElement {
   }
   click() {
     this.dispatch("click");
+  }
+  showModal() {
+    this.open = true;
+  }
+  /** As a modal dialog does on close() and on Escape: closes, then fires `close`. */
+  close() {
+    this.open = false;
+    this.dispatch("close");
   }
   set innerHTML(_) {
     throw new Error("markup was set");

@@ -1,86 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { OrganizationMenu, organizationLabel } from "../../ui/organization-menu.js";
-
-/** Just enough of the DOM for the menu: attributes, children, focus, listeners, a modal dialog. */
-class FakeElement {
-  constructor(doc, tag = "div") {
-    this.ownerDocument = doc;
-    this.tagName = tag.toUpperCase();
-    this.textContent = "";
-    this.value = "";
-    this.hidden = false;
-    this.disabled = false;
-    this.open = false;
-    this.dataset = {};
-    this.attributes = {};
-    this.children = [];
-    this.parent = null;
-    this.listeners = {};
-  }
-  setAttribute(name, value) {
-    this.attributes[name] = String(value);
-  }
-  getAttribute(name) {
-    return this.attributes[name] ?? null;
-  }
-  removeAttribute(name) {
-    delete this.attributes[name];
-  }
-  addEventListener(type, listener) {
-    (this.listeners[type] ??= []).push(listener);
-  }
-  dispatch(type, event = {}) {
-    const full = { target: this, preventDefault() { this.defaultPrevented = true; }, stopPropagation() {}, ...event };
-    for (const listener of this.listeners[type] ?? []) listener(full);
-    return full;
-  }
-  replaceChildren(...children) {
-    this.children = children;
-    for (const child of children) child.parent = this;
-  }
-  contains(other) {
-    for (let node = other; node; node = node.parent) if (node === this) return true;
-    return false;
-  }
-  closest(selector) {
-    const role = selector.match(/^\[role\^=(\w+)\]$/)?.[1];
-    for (let node = this; node; node = node.parent) {
-      if (role && node.getAttribute("role")?.startsWith(role)) return node;
-    }
-    return null;
-  }
-  focus() {
-    if (this.disabled || this.hidden) return;
-    this.ownerDocument.activeElement = this;
-  }
-  click() {
-    this.dispatch("click");
-  }
-  showModal() {
-    this.open = true;
-  }
-  /** As a modal dialog does on close() and on Escape: closes, then fires `close`. */
-  close() {
-    this.open = false;
-    this.dispatch("close");
-  }
-  set innerHTML(_) {
-    throw new Error("the menu set markup");
-  }
-}
-
-class FakeDocument extends FakeElement {
-  constructor() {
-    super(null, "document");
-    this.ownerDocument = this;
-    this.body = new FakeElement(this, "body");
-    this.activeElement = this.body;
-  }
-  createElement(tag) {
-    return new FakeElement(this, tag);
-  }
-}
+import { FakeDocument, FakeElement, flush } from "./fake-dom.js";
 
 const ORGS = [
   { code: "org_kinvex_demo", name: "Northwind Studio", current: true },
@@ -124,8 +45,6 @@ function menu({ organizations = ORGS } = {}) {
     fail: async (error) => { settle.reject(error); await flush(); },
   };
 }
-
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 test("the button names the current organisation and the menu lists each as a radio item, as text", async () => {
   const { m, el, items } = menu({
