@@ -79,16 +79,24 @@ async fn stored(issuer: &str, stack: &Running) -> Result<Option<TokenSet>, Strin
         .expect("join")
 }
 
+/// Under the index's lock, as the kinvex processes of other tests may be changing it too.
 async fn put(issuer: &str, stack: &Running, tokens: TokenSet) {
     let store = store(issuer, stack);
+    let _held = kinvex_auth::session::hold_accounts_index()
+        .await
+        .expect("the accounts lock");
     tokio::task::spawn_blocking(move || store.save(&tokens))
         .await
         .expect("join")
         .expect("the keychain takes the session");
 }
 
+/// Under the index's lock, as the kinvex processes of other tests may be changing it too.
 async fn clear(issuer: &str, stack: &Running) {
     let store = store(issuer, stack);
+    let _held = kinvex_auth::session::hold_accounts_index()
+        .await
+        .expect("the accounts lock");
     let _ = tokio::task::spawn_blocking(move || store.clear()).await;
 }
 

@@ -32,6 +32,23 @@ pub(crate) struct SessionLock {
 /// The lock, held until dropped.
 pub(crate) struct Held(File);
 
+/// The lock of the accounts index, as every kinvex process takes it to change the index;
+/// released when dropped.
+pub struct IndexHeld {
+    _held: Held,
+}
+
+/// Waits (at most [`LOCK_WAIT`]) for the accounts index's lock in the default place, for a
+/// tool that changes the store directly ([`crate::TokenStore::save`], `clear`) while kinvex
+/// processes may be changing it too: without it, one read-modify-write of the index can undo
+/// another's.
+pub async fn hold_accounts_index() -> Result<IndexHeld, AuthError> {
+    let lock = SessionLock::for_index(&SessionLock::default_dir());
+    Ok(IndexHeld {
+        _held: lock.acquire().await?,
+    })
+}
+
 impl SessionLock {
     pub(crate) fn new(dir: &Path, issuer: &str, client_id: &str) -> SessionLock {
         SessionLock {

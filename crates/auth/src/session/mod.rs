@@ -7,6 +7,7 @@
 mod accounts;
 mod grant;
 mod lock;
+pub use lock::{IndexHeld, hold_accounts_index};
 mod refresh;
 mod sign_in;
 mod sign_out;
